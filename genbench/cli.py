@@ -1,0 +1,166 @@
+"""Command line: argument parsing only; the work is done by the library.
+
+Every user error (unknown name, bad override, missing data, unwritable folder) becomes one line
+on stderr and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from genbench.errors import GenbenchError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+RESULT_FORMATS = ("table", "csv", "json", "markdown")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(
+            f"genbench: error: {message} (see genbench {self.prog.split()[-1]} --help)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="genbench", description="Train and compare generative models and classifiers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    run = commands.add_parser("run", help="train and score one model on one dataset")
+    run.add_argument("--model", required=True, help="a registered model (genbench list)")
+    run.add_argument("--dataset", required=True, help="a registered dataset (genbench list)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a preset value, e.g. --set model.latent_dim=8 (repeatable)",
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--max-epochs", type=int, help="shorthand for --set trainer.max_epochs=N")
+    run.add_argument("--max-steps", type=int, help="shorthand for --set trainer.max_steps=N")
+    run.add_argument(
+        "--out", type=Path, default=Path("results"), help="results folder (default: results)"
+    )
+    run.add_argument(
+        "--data-dir", type=Path, help="dataset files (default: $GENBENCH_DATA or ~/.cache/genbench)"
+    )
+    run.add_argument(
+        "--force", action="store_true", help="retrain even if this run already finished"
+    )
+
+    results = commands.add_parser("results", help="print the table of stored runs")
+    results.add_argument(
+        "--out", type=Path, default=Path("results"), help="results folder (default: results)"
+    )
+    results.add_argument("--format", choices=RESULT_FORMATS, default="table")
+
+    commands.add_parser("list", help="list the registered datasets and models")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "results": cmd_results, "list": cmd_list}[args.command](args)
+    except GenbenchError as e:
+        print(f"genbench: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("genbench: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from genbench.config import resolve
+
+    overrides = list(args.overrides)
+    if args.max_epochs is not None:
+        overrides.append(f"trainer.max_epochs={args.max_epochs}")
+    if args.max_steps is not None:
+        overrides.append(f"trainer.max_steps={args.max_steps}")
+    cfg = resolve(args.model, args.dataset, args.seed, overrides)
+
+    from genbench.runner import run
+
+    print(
+        f"genbench: {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed}"
+        f" -> {args.out / 'runs' / cfg.run_id}",
+        file=sys.stderr,
+    )
+    outcome = run(cfg, args.out, data_dir=args.data_dir, force=args.force)
+    print(summary(outcome.result, outcome.directory, outcome.reused))
+    return 0
+
+
+def summary(result: dict, directory: Path, reused: bool) -> str:
+    """A few readable lines: status, headline metrics and where the files are."""
+    m = result["metrics"]
+    head = f"{result['model']} on {result['dataset']} (seed {result['seed']}): {result['status']}"
+    if reused:
+        head += " earlier; not retrained (use --force to retrain)"
+    rows: list[tuple[str, str]] = []
+    if result["status"] == "diverged":
+        rows.append(("diverged at step", str(m.get("diverged_step"))))
+    if "bpd" in m:
+        rows.append((f"test bpd ({m['bpd_kind']})", f"{m['bpd']:.4f} ± {m['bpd_se']:.4f}"))
+    if "bpd_iwae" in m:
+        rows.append(
+            (f"test bpd (iwae-{m['bpd_iwae_k']})", f"{m['bpd_iwae']:.4f} ± {m['bpd_iwae_se']:.4f}")
+        )
+    if "entropy_bpd" in m:
+        rows.append(("true entropy", f"{m['entropy_bpd']:.4f}  (gap {m['entropy_gap']:+.4f})"))
+    if "recon_bpd" in m:
+        rows.append(("recon bpd", f"{m['recon_bpd']:.4f}"))
+    if "recon_mse" in m:
+        rows.append(("recon mse", f"{m['recon_mse']:.5f}"))
+    if "params" in m:
+        rows.append(("params", f"{m['params']:,}"))
+    epochs = f", best epoch {m['best_epoch'] + 1} of {m['epochs']}" if "best_epoch" in m else ""
+    rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))
+    rows.append(("files", str(directory)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([head] + [f"  {label:<{width}}  {value}" for label, value in rows])
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from genbench.results.store import load_results
+
+    table = load_results(args.out)
+    if table.empty:
+        print(f"no runs found under {args.out / 'runs'}", file=sys.stderr)
+        return 0
+    if args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(table.to_json(orient="records", indent=2))
+    elif args.format == "markdown":
+        print(table.to_markdown(index=False, floatfmt=".4g"))
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from genbench.registry import DATASETS, MODELS
+
+    for title, table in (("datasets", DATASETS), ("models", MODELS)):
+        print(f"{title}:")
+        width = max(map(len, table))
+        for name, entry in table.items():
+            print(f"  {name:<{width}}  {entry.summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

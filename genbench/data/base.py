@@ -1,0 +1,80 @@
+"""What a dataset is to the rest of genbench: a DataSpec and three fixed splits of tensors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data."""
+
+    shape: tuple[int, ...]  # one example, e.g. (1, 8, 8) for digits
+    num_levels: int | None  # discrete data: ints in [0, num_levels); None = continuous
+    num_classes: int | None  # labelled data: ints in [0, num_classes); None = unlabelled
+
+    @property
+    def dim(self) -> int:
+        """Number of dimensions of one example (the D of bits per dimension)."""
+        return math.prod(self.shape)
+
+
+@dataclass
+class Split:
+    """One split: x is (n, *shape) uint8 levels (or float32 if continuous), y is (n,) int64."""
+
+    x: Tensor
+    y: Tensor | None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def to(self, device: torch.device | str) -> Split:
+        y = None if self.y is None else self.y.to(device)
+        return Split(self.x.to(device), y)
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: its spec, fixed train/val/test splits, and its true entropy if known."""
+
+    name: str
+    spec: DataSpec
+    train: Split
+    val: Split
+    test: Split
+    entropy_bits: float | None = None  # true entropy of one example in bits, where known
+
+    @property
+    def entropy_bpd(self) -> float | None:
+        """True entropy in bits per dimension: the best test bpd any model can expect."""
+        return None if self.entropy_bits is None else self.entropy_bits / self.spec.dim
+
+    def splits(self) -> dict[str, Split]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+class DatasetFamily:
+    """A registered dataset: its parameters (`Config`, values from the YAML preset) and a loader."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    @classmethod
+    def load(cls, config: object, data_dir: Path) -> Dataset:
+        raise NotImplementedError
+
+
+def as_levels(x: Tensor, num_levels: int) -> Tensor:
+    """Check that x holds ints in [0, num_levels) and return it as uint8 (levels <= 256)."""
+    if x.is_floating_point() and not torch.equal(x, x.round()):
+        raise ValueError("discrete data must hold whole numbers")
+    if x.min() < 0 or x.max() >= num_levels:
+        raise ValueError(f"values must lie in [0, {num_levels}), got [{x.min()}, {x.max()}]")
+    return x.to(torch.uint8)

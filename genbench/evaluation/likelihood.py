@@ -1,0 +1,70 @@
+"""Likelihood and reconstruction metrics, in bits per dimension of the discrete data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+
+def bits_per_dim(log_prob: Tensor, dim: int) -> Tensor:
+    """(n,) log-likelihoods in nats -> (n,) bits per dimension (lower is better)."""
+    return -log_prob / (dim * math.log(2))
+
+
+def batched(fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int) -> Tensor:
+    """fn over x in chunks of batch_size examples, results concatenated along dim 0."""
+    return torch.cat([fn(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def summarize(name: str, bpd: Tensor) -> dict[str, float]:
+    """Mean bits/dim over the examples and its standard error (sampling noise of the test set)."""
+    return {name: bpd.mean().item(), f"{name}_se": (bpd.std() / math.sqrt(len(bpd))).item()}
+
+
+@torch.no_grad()
+def likelihood_metrics(
+    model, x: Tensor, num_samples: int, rows_per_pass: int, entropy_bpd: float | None
+) -> dict[str, float | str | int]:
+    """bpd (the model's headline estimate) with its kind, bpd_iwae where the model has an IWAE
+    bound, and the gap to the true entropy where it is known.
+
+    The entropy gap is test bpd minus entropy: the KL divergence the model still pays plus, for
+    a bound, the bound's looseness. Its expectation is never negative.
+    """
+    chunk = max(1, rows_per_pass // num_samples)
+    estimates: dict[str, list[Tensor]] = {}
+    for i in range(0, len(x), chunk):
+        for kind, value in model.log_prob_estimates(x[i : i + chunk], num_samples).items():
+            estimates.setdefault(kind, []).append(value)
+    dim = model.spec.dim
+    (headline, values), *others = ((k, torch.cat(v)) for k, v in estimates.items())
+    bpd = bits_per_dim(values, dim)
+    metrics: dict[str, float | str | int] = {**summarize("bpd", bpd), "bpd_kind": headline}
+    for kind, values in others:
+        if kind.startswith("iwae-"):
+            metrics.update(summarize("bpd_iwae", bits_per_dim(values, dim)))
+            metrics["bpd_iwae_k"] = int(kind.removeprefix("iwae-"))
+    if entropy_bpd is not None:
+        metrics["entropy_bpd"] = entropy_bpd
+        metrics["entropy_gap"] = float(metrics["bpd"]) - entropy_bpd
+        if "bpd_iwae" in metrics:
+            metrics["entropy_gap_iwae"] = float(metrics["bpd_iwae"]) - entropy_bpd
+    return metrics
+
+
+@torch.no_grad()
+def reconstruction_metrics(model, x: Tensor, batch_size: int) -> dict[str, float]:
+    """recon_mse on [0, 1]-scaled levels of the decoder's most likely output, and recon_bpd
+    (-E_q log p(x|z) in bits/dim) where the model's decoder is a distribution."""
+    metrics: dict[str, float] = {}
+    if hasattr(model, "reconstruction_log_prob"):
+        recon = bits_per_dim(batched(model.reconstruction_log_prob, x, batch_size), model.spec.dim)
+        metrics.update(summarize("recon_bpd", recon))
+    if hasattr(model, "reconstruct"):
+        scale = model.spec.num_levels - 1
+        x_hat = batched(model.reconstruct, x, batch_size)
+        metrics["recon_mse"] = ((x_hat.float() - x.float()) / scale).pow(2).mean().item()
+    return metrics

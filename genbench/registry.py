@@ -1,0 +1,59 @@
+"""Name -> component tables for datasets and models: the only place a CLI name is bound to code.
+
+Entries are import paths so that `genbench list` and config validation do not import torch or
+Lightning for components they do not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from genbench.errors import unknown_choice
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: where it lives and what it is, in a line."""
+
+    target: str  # "package.module:Attribute"
+    summary: str
+
+    def load(self) -> Any:
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+DATASETS: dict[str, Entry] = {
+    "digits": Entry(
+        "genbench.data.digits:Digits",
+        "scikit-learn's 8x8 digits, 17 levels, 10 classes; 1077/270/450 split (embedded)",
+    ),
+    "bars": Entry(
+        "genbench.data.bars:Bars",
+        "bars and stripes on an n x n grid, 2 levels; true entropy known (synthetic)",
+    ),
+    "mnist": Entry("genbench.data.mnist:MNIST", "MNIST handwritten digits, 28x28, 256 levels"),
+    "fashion-mnist": Entry(
+        "genbench.data.mnist:FashionMNIST", "Fashion-MNIST clothing images, 28x28, 256 levels"
+    ),
+    "kmnist": Entry("genbench.data.mnist:KMNIST", "Kuzushiji-MNIST characters, 28x28, 256 levels"),
+}
+
+MODELS: dict[str, Entry] = {
+    "vae": Entry(
+        "genbench.models.vae:VAE",
+        "variational autoencoder (MLP); ELBO and IWAE bounds on log p(x)",
+    ),
+}
+
+TABLES = {"dataset": DATASETS, "model": MODELS}
+
+
+def lookup(kind: str, name: str) -> Entry:
+    """The entry registered under `name` in the `kind` table; a GenbenchError names the choices."""
+    table = TABLES[kind]
+    if name not in table:
+        raise unknown_choice(kind, name, table)
+    return table[name]

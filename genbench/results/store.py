@@ -1,0 +1,89 @@
+"""The run store: results/runs/<run_id>/ folders, written atomically, read back as a table."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from genbench.errors import GenbenchError
+
+RUNS = "runs"
+RESULT = "result.json"
+FINISHED = ("done", "diverged")  # a run with one of these statuses is not trained again
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename, so
+    readers see the old file or the new one, never a partial one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be read by others
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def ensure_writable(out: Path) -> None:
+    """Fail early, with a one-line error, if results cannot be written under `out`."""
+    try:
+        (out / RUNS).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out / RUNS):
+            pass
+    except OSError as e:
+        raise GenbenchError(
+            f"cannot write results to '{out}': {e.strerror or e}; choose another --out"
+        ) from None
+
+
+def run_dir(out: Path, run_id: str) -> Path:
+    return out / RUNS / run_id
+
+
+def read_result(directory: Path) -> dict[str, Any] | None:
+    """The run's result.json, or None if it has none (never finished) or it is unreadable."""
+    try:
+        with open(directory / RESULT) as f:
+            return json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def iter_results(out: Path) -> Iterator[dict[str, Any]]:
+    for directory in sorted((out / RUNS).glob("*")):
+        result = read_result(directory)
+        if result is not None:
+            yield result
+
+
+def load_results(out: Path):
+    """Every stored run as one tidy row: run_id, model, dataset, seed, status, then its metrics."""
+    import pandas as pd
+
+    rows = []
+    for r in iter_results(out):
+        row = {k: r.get(k) for k in ("run_id", "model", "dataset", "seed", "status")}
+        row.update(r.get("metrics", {}))
+        rows.append(row)
+    return pd.DataFrame(rows)

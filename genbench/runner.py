@@ -1,0 +1,204 @@
+"""One run, end to end: config -> data -> model -> Trainer -> scorecard -> results/runs/<run_id>/.
+
+A finished run (status done or diverged) is found by its id and reported, not trained again; an
+interrupted one resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genbench import __version__
+from genbench.config import RunConfig
+from genbench.data.base import Dataset
+from genbench.registry import lookup
+from genbench.results.store import (
+    FINISHED,
+    RESULT,
+    ensure_writable,
+    read_result,
+    run_dir,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+
+def default_data_dir() -> Path:
+    """Where datasets that need files are looked for: $GENBENCH_DATA, else ~/.cache/genbench."""
+    return Path(os.environ.get("GENBENCH_DATA") or Path.home() / ".cache" / "genbench")
+
+
+@dataclass
+class RunOutcome:
+    result: dict[str, Any]
+    directory: Path
+    reused: bool  # True: an earlier finished run with the same id was found and not retrained
+
+
+def load_dataset(cfg: RunConfig, data_dir: Path | None = None) -> Dataset:
+    family = lookup("dataset", cfg.dataset_name).load()
+    return family.load(cfg.data, data_dir or default_data_dir())
+
+
+def build_model(cfg: RunConfig, data: Dataset):
+    """Seed, then build the model for the data: the same seed gives the same initial weights."""
+    import lightning.pytorch as pl
+
+    pl.seed_everything(cfg.seed, verbose=False)
+    return lookup("model", cfg.model_name).load()(data.spec, cfg.model)
+
+
+def run(
+    cfg: RunConfig,
+    out: Path,
+    data_dir: Path | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> RunOutcome:
+    """Train and score one run, or return the stored result of the same finished run."""
+    ensure_writable(out)
+    directory = run_dir(out, cfg.run_id)
+    previous = read_result(directory)
+    if previous is not None and previous.get("status") in FINISHED and not force:
+        return RunOutcome(previous, directory, reused=True)
+
+    started = time.perf_counter()
+    data = load_dataset(cfg, data_dir)
+    data_seconds = time.perf_counter() - started
+    model = build_model(cfg, data)  # raises GenbenchError if the model does not fit the data
+    if force and directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(directory / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    from genbench.data.loader import TensorDataModule
+    from genbench.training import Diverged, make_trainer
+
+    trainer, best, clock = make_trainer(cfg.trainer, directory, progress)
+    datamodule = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)
+    last = directory / "checkpoints" / "last.ckpt"
+    resumed_from = str(last) if last.exists() else None
+    status, diverged_step = "done", None
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
+    except Diverged as e:
+        status, diverged_step = "diverged", e.step
+    except SystemExit:  # Lightning turns Ctrl-C into SystemExit after its graceful shutdown
+        raise KeyboardInterrupt from None
+    train_seconds = clock.seconds
+
+    metrics: dict[str, Any] = {
+        "train_seconds": train_seconds,
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+    }
+    if status == "done":
+        import torch
+
+        from genbench.evaluation.scorecard import score_generative
+
+        if best.best_model_path:
+            state = torch.load(best.best_model_path, map_location=model.device, weights_only=True)
+            model.load_state_dict(state["state_dict"])
+            metrics["best_epoch"] = int(state["epoch"])
+        evaluate_started = time.perf_counter()
+        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory))
+        eval_seconds = time.perf_counter() - evaluate_started
+    else:
+        metrics["diverged_step"] = diverged_step
+        eval_seconds = 0.0
+
+    result = {
+        "run_id": cfg.run_id,
+        "model": cfg.model_name,
+        "dataset": cfg.dataset_name,
+        "seed": cfg.seed,
+        "status": status,
+        "metrics": metrics,
+        "config": cfg.to_dict(),
+        "data_spec": {
+            "shape": list(data.spec.shape),
+            "num_levels": data.spec.num_levels,
+            "num_classes": data.spec.num_classes,
+        },
+        "versions": versions(),
+        "device": describe_device(model.device),
+        "timings": {
+            "data_seconds": data_seconds,
+            "train_seconds": train_seconds,
+            "eval_seconds": eval_seconds,
+            "total_seconds": time.perf_counter() - started,
+        },
+        "resumed": resumed_from is not None,
+    }
+    write_json_atomic(directory / RESULT, result)
+    return RunOutcome(result, directory, reused=False)
+
+
+@cache
+def versions() -> dict[str, str | None]:
+    import lightning
+    import numpy
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "genbench": __version__,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "git_sha": git_sha(),
+    }
+
+
+def git_sha() -> str | None:
+    """genbench's source commit, '-dirty' if changed since; None outside a git checkout."""
+    source = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if dirty else "")
+
+
+def describe_device(device: Any) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "type": device.type,
+        "platform": platform.platform(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        info["name"] = torch.cuda.get_device_name(device)
+    else:
+        info["name"] = platform.processor() or platform.machine()
+    info["python_executable"] = sys.executable
+    return info

@@ -1,0 +1,189 @@
+"""The engineering side of a run: one Lightning Trainer with genbench's callbacks.
+
+Checkpoints: `best.ckpt` (weights of the best validation epoch, used for evaluation) and
+`last.ckpt` (the full training state at an epoch end, at most every 10 s and at the end, so Ctrl-C
+or a kill leaves a point to resume from). Seeds, the shuffle order and the
+RNG state are restored with the checkpoint, so a resumed run ends with the same numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from genbench.config import TrainerConfig
+
+
+class Diverged(Exception):
+    """Training produced a non-finite loss; the run is recorded as diverged, not as a crash."""
+
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(f"non-finite training loss ({loss}) at step {step}")
+        self.step = step
+
+
+class DivergenceGuard(Callback):
+    """Stop at the first non-finite training loss."""
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            raise Diverged(trainer.global_step, float(loss.detach().float().mean()))
+
+
+class TrainClock(Callback):
+    """Training wall time summed over resumes (kept in the checkpoint)."""
+
+    def __init__(self) -> None:
+        self.previous = 0.0
+        self.start: float | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.previous + (0.0 if self.start is None else time.perf_counter() - self.start)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.previous = float(state_dict["seconds"])
+
+
+class RNGState(Callback):
+    """Save and restore torch's RNG states with the checkpoint (tensors: loadable weights-only)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["cpu"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class LastCheckpoint(Callback):
+    """Write the full training state to `path` at an epoch end, at most every `every` seconds,
+    and when training ends: the point a killed or interrupted run resumes from.
+
+    Epoch boundaries only, so a resumed run replays whole epochs with the same shuffles.
+    """
+
+    def __init__(self, path: Path, every: float = 10.0) -> None:
+        self.path = path
+        self.every = every
+        self.last = -math.inf
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        if time.perf_counter() - self.last >= self.every:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        self._save(trainer)
+
+    def _save(self, trainer: pl.Trainer) -> None:
+        trainer.save_checkpoint(self.path)
+        self.last = time.perf_counter()
+
+
+class EpochLines(Callback):
+    """Plain progress lines for logs and pipes (no TTY): at most one line per `every` seconds."""
+
+    def __init__(self, every: float = 2.0, stream: Any = None) -> None:
+        self.every = every
+        self.stream = stream or sys.stderr
+        self.last = -math.inf
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every and not trainer.should_stop:
+            return
+        self.last = now
+        metrics = trainer.callback_metrics
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        parts += [
+            f"{name} {float(metrics[name]):.4f}"
+            for name in ("train_loss", "val_loss")
+            if name in metrics
+        ]
+        parts.append(f"{now - self.start:.1f}s")
+        print("  ".join(parts), file=self.stream, flush=True)
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter and known-harmless warnings out of genbench's output."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (
+        ".*does not have many workers.*",
+        ".*smaller than the logging interval.*",
+        ".*Experiment logs directory .* exists and is not empty.*",
+        ".*Checkpoint directory .* exists and is not empty.*",
+        ".*is an invalid version and will not be supported.*",
+        ".*You are using a CUDA device .* that has Tensor Cores.*",
+        ".*isinstance\\(treespec, LeafSpec\\).*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def make_trainer(
+    cfg: TrainerConfig, run_dir: Path, progress: bool | None = None
+) -> tuple[pl.Trainer, ModelCheckpoint, TrainClock]:
+    """A Trainer writing checkpoints and logs under run_dir; returns it with its best-checkpoint
+    callback and its clock."""
+    quiet_lightning()
+    if progress is None:
+        progress = sys.stderr.isatty()
+    best = ModelCheckpoint(  # weights only: what evaluation needs, cheap to write each improvement
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_weights_only=True,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    clock = TrainClock()
+    last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt")
+    callbacks: list[Callback] = [best, clock, RNGState(), DivergenceGuard(), last]
+    if cfg.patience > 0:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience))
+    callbacks.append(TQDMProgressBar() if progress else EpochLines())
+    devices: Any = int(cfg.devices) if cfg.devices.isdigit() else cfg.devices
+    trainer = pl.Trainer(
+        accelerator=cfg.accelerator,
+        devices=devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        max_epochs=cfg.max_epochs,
+        max_steps=cfg.max_steps,
+        gradient_clip_val=cfg.gradient_clip_val or None,
+        deterministic=cfg.deterministic,
+        logger=CSVLogger(run_dir, name="logs", version=""),
+        callbacks=callbacks,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        default_root_dir=run_dir,
+    )
+    return trainer, best, clock
