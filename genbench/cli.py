@@ -93,12 +93,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from genbench.runner import run
 
-    print(
-        f"genbench: {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed}"
-        f" -> {args.out / 'runs' / cfg.run_id}",
-        file=sys.stderr,
-    )
-    outcome = run(cfg, args.out, data_dir=args.data_dir, force=args.force)
+    def announce(line: str) -> None:
+        print(f"genbench: {line}", file=sys.stderr, flush=True)
+
+    outcome = run(cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce)
     print(summary(outcome.result, outcome.directory, outcome.reused))
     return 0
 

@@ -119,12 +119,13 @@ def resolve(
         section, _, name = key.partition(".")
         fields = field_types(schemas[section]) if section in schemas else {}
         if name not in fields:
-            valid_keys = [f"{s}.{f}" for s, cls in schemas.items() for f in field_types(cls)]
+            scope = [section] if section in schemas else list(schemas)
+            valid_keys = [f"{s}.{f}" for s in scope for f in field_types(schemas[s])]
             close = difflib.get_close_matches(key, valid_keys, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise GenbenchError(
                 f"unknown key '{key}' for model {model} on {dataset}{hint}; "
-                f"valid: {', '.join(valid_keys)}"
+                f"valid: {', '.join(valid_keys) or f'none ({section} has no keys)'}"
             )
         merged[section][name] = coerce(value, fields[name], key)
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,7 @@ from genbench.results.store import (
     ensure_writable,
     read_result,
     run_dir,
+    run_lock,
     write_json_atomic,
     write_text_atomic,
 )
@@ -65,8 +67,13 @@ def run(
     data_dir: Path | None = None,
     force: bool = False,
     progress: bool | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Train and score one run, or return the stored result of the same finished run."""
+    """Train and score one run, or return the stored result of the same finished run.
+
+    `announce` is called with a one-line description once the inputs are known to be valid
+    and training is about to start.
+    """
     ensure_writable(out)
     directory = run_dir(out, cfg.run_id)
     previous = read_result(directory)
@@ -77,24 +84,53 @@ def run(
     data = load_dataset(cfg, data_dir)
     data_seconds = time.perf_counter() - started
     model = build_model(cfg, data)  # raises GenbenchError if the model does not fit the data
-    if force and directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    with run_lock(directory):
+        previous = read_result(directory)  # another process may have finished it meanwhile
+        if previous is not None and previous.get("status") in FINISHED and not force:
+            return RunOutcome(previous, directory, reused=True)
+        if force:
+            clear_run(directory)
+        result = train_and_score(cfg, data, model, directory, progress, announce)
+    result["timings"]["data_seconds"] = data_seconds
+    result["timings"]["total_seconds"] = time.perf_counter() - started
+    write_json_atomic(directory / RESULT, result)
+    return RunOutcome(result, directory, reused=False)
+
+
+def clear_run(directory: Path) -> None:
+    """Remove what an earlier attempt of this run wrote (for --force), keeping the lock file."""
+    for path in directory.iterdir():
+        if path.name != ".lock":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def train_and_score(
+    cfg: RunConfig,
+    data: Dataset,
+    model: Any,
+    directory: Path,
+    progress: bool | None,
+    announce: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """Fit (resuming from last.ckpt if there is one), then score the best checkpoint."""
     write_text_atomic(directory / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    last = directory / "checkpoints" / "last.ckpt"
+    resumed_from = str(last) if last.exists() else None
+    if announce is not None:
+        verb = "resuming" if resumed_from else "training"
+        announce(f"{verb} {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed} -> {directory}")
 
     from genbench.data.loader import TensorDataModule
     from genbench.training import Diverged, make_trainer
 
     trainer, best, clock = make_trainer(cfg.trainer, directory, progress)
     datamodule = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)
-    last = directory / "checkpoints" / "last.ckpt"
-    resumed_from = str(last) if last.exists() else None
     status, diverged_step = "done", None
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
     except Diverged as e:
         status, diverged_step = "diverged", e.step
-    except SystemExit:  # Lightning turns Ctrl-C into SystemExit after its graceful shutdown
+    except SystemExit:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving state
         raise KeyboardInterrupt from None
     train_seconds = clock.seconds
 
@@ -103,6 +139,7 @@ def run(
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
+    eval_seconds = 0.0
     if status == "done":
         import torch
 
@@ -117,9 +154,8 @@ def run(
         eval_seconds = time.perf_counter() - evaluate_started
     else:
         metrics["diverged_step"] = diverged_step
-        eval_seconds = 0.0
 
-    result = {
+    return {
         "run_id": cfg.run_id,
         "model": cfg.model_name,
         "dataset": cfg.dataset_name,
@@ -134,16 +170,9 @@ def run(
         },
         "versions": versions(),
         "device": describe_device(model.device),
-        "timings": {
-            "data_seconds": data_seconds,
-            "train_seconds": train_seconds,
-            "eval_seconds": eval_seconds,
-            "total_seconds": time.perf_counter() - started,
-        },
+        "timings": {"train_seconds": train_seconds, "eval_seconds": eval_seconds},
         "resumed": resumed_from is not None,
     }
-    write_json_atomic(directory / RESULT, result)
-    return RunOutcome(result, directory, reused=False)
 
 
 @cache

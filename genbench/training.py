@@ -178,7 +178,7 @@ def make_trainer(
         max_steps=cfg.max_steps,
         gradient_clip_val=cfg.gradient_clip_val or None,
         deterministic=cfg.deterministic,
-        logger=CSVLogger(run_dir, name="logs", version=""),
+        logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv, one per attempt
         callbacks=callbacks,
         enable_progress_bar=progress,
         enable_model_summary=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -67,6 +68,12 @@ class TensorDataModule(pl.LightningDataModule):
         device = self.trainer.strategy.root_device
         self.train_split = self.data.train.to(device)
         self.val_split = self.data.val.to(device)
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Batches are slices of tensors already on the device: nothing to move."""
+        return batch
 
     def train_dataloader(self) -> IndexBatches:
         return IndexBatches(

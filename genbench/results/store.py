@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -55,6 +56,28 @@ def ensure_writable(out: Path) -> None:
         raise GenbenchError(
             f"cannot write results to '{out}': {e.strerror or e}; choose another --out"
         ) from None
+
+
+@contextlib.contextmanager
+def run_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a run folder, so two processes never train the same run."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise GenbenchError(
+                f"run {directory.name} is being trained by {holder}; wait for it or stop it"
+            ) from None
+        f.truncate(0)
+        f.write(f"process {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def run_dir(out: Path, run_id: str) -> Path:
