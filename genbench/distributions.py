@@ -7,8 +7,6 @@ bits per dimension across models.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -46,7 +44,8 @@ class Bernoulli:
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         """params (n, D, 1) logits, x (n, D) in {0, 1} -> (n,) nats."""
         logits = params.squeeze(-1)
-        return -F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").sum(-1)
+        target = x.to(logits.dtype)
+        return -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
 
     def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
         probs = torch.sigmoid(params.squeeze(-1))
@@ -71,30 +70,35 @@ class DiscretizedLogistic:
         self.half_bin = 1.0 / (num_levels - 1)
 
     def _center(self, x: Tensor) -> Tensor:
-        return 2.0 * x.float() / (self.num_levels - 1) - 1.0
+        return 2.0 * x / (self.num_levels - 1) - 1.0
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         """params (n, D, 2) = (mean, log scale), x (n, D) -> (n,) nats."""
+        return self.log_prob_per_dim(params, x).sum(-1)
+
+    def log_prob_per_dim(self, params: Tensor, x: Tensor) -> Tensor:
+        """params (n, D, 2), x (n, D) -> (n, D) nats."""
         mean, log_scale = params.unbind(-1)
         log_scale = log_scale.clamp(min=-7.0)
         centered = self._center(x) - mean
         inv_scale = torch.exp(-log_scale)
         plus = inv_scale * (centered + self.half_bin)
         minus = inv_scale * (centered - self.half_bin)
-        log_cdf_plus = F.logsigmoid(plus)  # log P(X <= upper edge), for the lowest level
-        log_one_minus_cdf_minus = -F.softplus(minus)  # log P(X > lower edge), for the highest
-        # middle bins: log(sigmoid(plus) - sigmoid(minus)), computed stably
-        mid = inv_scale * centered
-        log_pdf_mid = mid - log_scale - 2.0 * F.softplus(mid) + math.log(2 * self.half_bin)
-        cdf_delta = torch.sigmoid(plus) - torch.sigmoid(minus)
-        log_mid = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)), log_pdf_mid)
+        log_cdf_plus = F.logsigmoid(plus)  # log P(X <= upper edge): the lowest level's mass
+        log_cdf_minus = F.logsigmoid(minus)
+        log_one_minus_cdf_minus = -F.softplus(minus)  # log P(X > lower edge): the highest's
+        # middle levels: log(cdf(plus) - cdf(minus)) = log cdf(plus) + log(1 - e^(difference)),
+        # exact and stable in both tails (expm1 keeps narrow bins precise)
+        log_mid = log_cdf_plus + torch.log(
+            -torch.expm1(log_cdf_minus - log_cdf_plus).clamp(max=-1e-30)
+        )
         level = x.long()
         logp = torch.where(
             level == 0,
             log_cdf_plus,
             torch.where(level == self.num_levels - 1, log_one_minus_cdf_minus, log_mid),
         )
-        return logp.sum(-1)
+        return logp
 
     def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
         mean, log_scale = params.unbind(-1)
@@ -103,7 +107,12 @@ class DiscretizedLogistic:
         return self._to_level(value)
 
     def mode(self, params: Tensor) -> Tensor:
-        return self._to_level(params[..., 0])
+        """The most likely level: the one at the logistic's centre, or an end level whose bin
+        collects a tail (wide scales)."""
+        candidates = [self._to_level(params[..., 0])]
+        candidates += [torch.full_like(candidates[0], level) for level in (0, self.num_levels - 1)]
+        logp = torch.stack([self.log_prob_per_dim(params, c) for c in candidates])  # (3, n, D)
+        return torch.stack(candidates).gather(0, logp.argmax(0, keepdim=True)).squeeze(0)
 
     def _to_level(self, value: Tensor) -> Tensor:
         level = torch.round((value.clamp(-1, 1) + 1) / 2 * (self.num_levels - 1))

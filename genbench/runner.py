@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -91,9 +92,9 @@ def run(
         if force:
             clear_run(directory)
         result = train_and_score(cfg, data, model, directory, progress, announce)
-    result["timings"]["data_seconds"] = data_seconds
-    result["timings"]["total_seconds"] = time.perf_counter() - started
-    write_json_atomic(directory / RESULT, result)
+        result["timings"]["data_seconds"] = data_seconds
+        result["timings"]["total_seconds"] = time.perf_counter() - started
+        write_json_atomic(directory / RESULT, result)
     return RunOutcome(result, directory, reused=False)
 
 
@@ -131,6 +132,7 @@ def train_and_score(
     except Diverged as e:
         status, diverged_step = "diverged", e.step
     except SystemExit:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving state
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning set it to ignore
         raise KeyboardInterrupt from None
     train_seconds = clock.seconds
 

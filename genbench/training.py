@@ -80,19 +80,20 @@ class RNGState(Callback):
 
 
 class LastCheckpoint(Callback):
-    """Write the full training state to `path` at an epoch end, at most every `every` seconds,
+    """Write the full training state to `path` at an epoch end, at most every `every_seconds`,
     and when training ends: the point a killed or interrupted run resumes from.
 
     Epoch boundaries only, so a resumed run replays whole epochs with the same shuffles.
     """
 
-    def __init__(self, path: Path, every: float = 10.0) -> None:
+    every_seconds = 10.0
+
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.every = every
         self.last = -math.inf
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
-        if time.perf_counter() - self.last >= self.every:
+        if time.perf_counter() - self.last >= self.every_seconds:
             self._save(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: Any) -> None:

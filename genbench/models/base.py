@@ -89,4 +89,4 @@ class GenerativeModel(pl.LightningModule):
 
     def to_unit(self, x: Tensor) -> Tensor:
         """Levels (n, *shape) -> floats in [0, 1] of the same shape, the usual network input."""
-        return x.float() / (self.spec.num_levels - 1)
+        return x.to(self.dtype) / (self.spec.num_levels - 1)

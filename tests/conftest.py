@@ -1,0 +1,25 @@
+"""Shared test helpers: tiny per-model settings so every test trains in seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from genbench.config import RunConfig, resolve
+
+# Per-model overrides that make a model small enough to train in a second or two on 2 CPU cores.
+# A new model adds its line here and gets the contract tests of tests/models/test_contract.py.
+TINY: dict[str, list[str]] = {
+    "vae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4"],
+}
+QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8"]
+
+
+def tiny_config(model: str, dataset: str = "digits", *extra: str, seed: int = 0) -> RunConfig:
+    """The run config of a tiny, quick version of `model` on `dataset`."""
+    return resolve(model, dataset, seed, [*TINY[model], *QUICK, *extra])
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory, monkeypatch):
+    """Never read or download into the user's data folder from a test."""
+    monkeypatch.setenv("GENBENCH_DATA", str(tmp_path_factory.mktemp("data")))
