@@ -70,7 +70,10 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # usage errors (code 2) and --help (code 0)
+        return int(exit_.code or 0)
     try:
         return {"run": cmd_run, "results": cmd_results, "list": cmd_list}[args.command](args)
     except GenbenchError as e:

@@ -33,7 +33,7 @@ class Diverged(Exception):
 
 
 class DivergenceGuard(Callback):
-    """Stop at the first non-finite training loss."""
+    """Stop at the first non-finite training loss; `step` counts optimizer steps from 1."""
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int

@@ -1,0 +1,150 @@
+import json
+import subprocess
+import sys
+import urllib.error
+
+import pytest
+
+from genbench.cli import main
+from tests.conftest import QUICK, TINY
+
+TINY_VAE = [a for kv in [*TINY["vae"], *QUICK, "trainer.max_epochs=2"] for a in ("--set", kv)]
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model", "nope", "--dataset", "digits"], "unknown model 'nope'; valid: vae"),
+        (
+            ["--model", "vae", "--dataset", "digits", "--set", "model.nope=1"],
+            "unknown key 'model.nope'",
+        ),
+        (
+            ["--model", "vae", "--dataset", "digits", "--set", "model.latent_dim=abc"],
+            "expects an integer, got 'abc'",
+        ),
+        (["--model", "vae", "--dataset", "digitz"], "did you mean 'digits'"),
+        (["--model", "vae"], "required: --dataset"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, expected, capsys, tmp_path):
+    assert main(["run", *args, "--out", str(tmp_path)]) == 2
+    assert expected in one_line_error(capsys)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_missing_mnist_offline_names_the_folder(capsys, tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    code = main(
+        [
+            "run",
+            "--model",
+            "vae",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    line = one_line_error(capsys)
+    assert f"{tmp_path / 'd' / 'MNIST' / 'raw'}" in line and "download failed" in line
+
+
+def test_unwritable_out(capsys, tmp_path):
+    (tmp_path / "f").write_text("keep me")
+    assert (
+        main(["run", "--model", "vae", "--dataset", "digits", "--out", str(tmp_path / "f" / "out")])
+        == 2
+    )
+    assert "cannot write results to" in one_line_error(capsys)
+    assert (tmp_path / "f").read_text() == "keep me"
+
+
+def test_real_process_exits_2_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genbench",
+            "run",
+            "--model",
+            "vae",
+            "--dataset",
+            "digits",
+            "--set",
+            "model.latent_dim=abc",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "genbench: error: model.latent_dim expects an integer, got 'abc'"
+
+
+def test_run_then_reuse_then_results_table(capsys, tmp_path):
+    out = ["--out", str(tmp_path)]
+    assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0
+    first = capsys.readouterr().out
+    assert "test bpd (elbo)" in first and "test bpd (iwae-4)" in first
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    for name in (
+        "result.json",
+        "config.yaml",
+        "samples.png",
+        "reconstructions.png",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert list(run_dir.glob("logs/version_0/metrics.csv"))
+    result = json.loads((run_dir / "result.json").read_text())
+    assert set(result) >= {
+        "run_id",
+        "model",
+        "dataset",
+        "seed",
+        "status",
+        "metrics",
+        "config",
+        "versions",
+        "device",
+        "timings",
+    }
+    assert result["status"] == "done" and result["run_id"] == run_dir.name
+    assert {"python", "torch", "lightning", "genbench"} <= set(result["versions"])
+
+    assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0
+    assert "not retrained" in capsys.readouterr().out
+    assert json.loads((run_dir / "result.json").read_text()) == result
+
+    for fmt, marker in (
+        ("table", run_dir.name),
+        ("csv", "run_id,model"),
+        ("markdown", "| run_id"),
+        ("json", '"run_id"'),
+    ):
+        assert main(["results", "--format", fmt, *out]) == 0
+        text = capsys.readouterr().out
+        assert marker in text and "bpd" in text, fmt
+
+
+def test_list_names_every_registered_component(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("digits", "bars", "mnist", "fashion-mnist", "kmnist", "vae"):
+        assert f"  {name} " in out
