@@ -11,7 +11,6 @@ import platform
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -231,5 +230,4 @@ def describe_device(device: Any) -> dict[str, Any]:
         info["name"] = torch.cuda.get_device_name(device)
     else:
         info["name"] = platform.processor() or platform.machine()
-    info["python_executable"] = sys.executable
     return info

@@ -39,8 +39,8 @@ def score_generative(
         levels = data.spec.num_levels
         save_grid(samples, levels, out_dir / "samples.png", cfg.grid_rows)
         if hasattr(model, "reconstruct"):  # rows alternate: test images, their reconstructions
-            row_pairs = max(1, cfg.grid_rows // 2)
-            cols = max(1, cfg.n_samples // (2 * row_pairs))
+            cols = max(1, cfg.n_samples // max(2, cfg.grid_rows))
+            row_pairs = min(max(1, cfg.grid_rows // 2), len(x) // cols)
             originals = x[: row_pairs * cols]
             pairs = torch.stack([originals, model.reconstruct(originals)])  # (2, m, *shape)
             pairs = pairs.unflatten(1, (-1, cols)).transpose(0, 1).flatten(0, 2)  # (2m, *shape)

@@ -100,13 +100,24 @@ def iter_results(out: Path) -> Iterator[dict[str, Any]]:
             yield result
 
 
+IDENTITY = ("run_id", "model", "dataset", "seed", "status")
+# headline metrics first, in this order; any others follow as the runs wrote them
+METRIC_ORDER = (
+    "bpd_kind", "bpd", "bpd_se", "bpd_iwae", "bpd_iwae_se", "bpd_iwae_k",
+    "entropy_bpd", "entropy_gap", "entropy_gap_iwae", "recon_bpd", "recon_bpd_se", "recon_mse",
+    "params", "train_seconds", "epochs", "best_epoch", "steps",
+)  # fmt: skip
+
+
 def load_results(out: Path):
     """Every stored run as one tidy row: run_id, model, dataset, seed, status, then its metrics."""
     import pandas as pd
 
     rows = []
     for r in iter_results(out):
-        row = {k: r.get(k) for k in ("run_id", "model", "dataset", "seed", "status")}
+        row = {k: r.get(k) for k in IDENTITY}
         row.update(r.get("metrics", {}))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    first = [c for c in (*IDENTITY, *METRIC_ORDER) if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first]]
