@@ -184,7 +184,7 @@ def make_trainer(
         enable_progress_bar=progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        log_every_n_steps=1,
+        log_every_n_steps=50,  # nothing is logged per step; a small value costs work each step
         default_root_dir=run_dir,
     )
     return trainer, best, clock
