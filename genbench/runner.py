@@ -123,7 +123,7 @@ def train_and_score(
     from genbench.data.loader import TensorDataModule
     from genbench.training import Diverged, make_trainer
 
-    trainer, best, clock = make_trainer(cfg.trainer, directory, progress)
+    trainer, best, clock = make_trainer(cfg.trainer, directory, progress, model.monitor)
     datamodule = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)
     status, diverged_step = "done", None
     try:
@@ -150,6 +150,8 @@ def train_and_score(
             state = torch.load(best.best_model_path, map_location=model.device, weights_only=True)
             model.load_state_dict(state["state_dict"])
             metrics["best_epoch"] = int(state["epoch"])
+        model.eval()
+        model.after_training(data.train.to(model.device))
         evaluate_started = time.perf_counter()
         metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory))
         eval_seconds = time.perf_counter() - evaluate_started

@@ -120,11 +120,7 @@ class EpochLines(Callback):
         self.last = now
         metrics = trainer.callback_metrics
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
-        parts += [
-            f"{name} {float(metrics[name]):.4f}"
-            for name in ("train_loss", "val_loss")
-            if name in metrics
-        ]
+        parts += [f"{name} {float(value):.4f}" for name, value in sorted(metrics.items())]
         parts.append(f"{now - self.start:.1f}s")
         print("  ".join(parts), file=self.stream, flush=True)
 
@@ -146,17 +142,21 @@ def quiet_lightning() -> None:
 
 
 def make_trainer(
-    cfg: TrainerConfig, run_dir: Path, progress: bool | None = None
+    cfg: TrainerConfig,
+    run_dir: Path,
+    progress: bool | None = None,
+    monitor: str | None = "val_loss",
 ) -> tuple[pl.Trainer, ModelCheckpoint, TrainClock]:
     """A Trainer writing checkpoints and logs under run_dir; returns it with its best-checkpoint
-    callback and its clock."""
+    callback and its clock. `monitor` (lower is better) picks best.ckpt and drives early
+    stopping; with None, best.ckpt is the last epoch and training runs its full length."""
     quiet_lightning()
     if progress is None:
         progress = sys.stderr.isatty()
     best = ModelCheckpoint(  # weights only: what evaluation needs, cheap to write each improvement
         dirpath=run_dir / "checkpoints",
         filename="best",
-        monitor="val_loss",
+        monitor=monitor,
         mode="min",
         save_top_k=1,
         save_weights_only=True,
@@ -166,8 +166,8 @@ def make_trainer(
     clock = TrainClock()
     last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt")
     callbacks: list[Callback] = [best, clock, RNGState(), DivergenceGuard(), last]
-    if cfg.patience > 0:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience))
+    if cfg.patience > 0 and monitor is not None:
+        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
     callbacks.append(TQDMProgressBar() if progress else EpochLines())
     devices: Any = int(cfg.devices) if cfg.devices.isdigit() else cfg.devices
     trainer = pl.Trainer(

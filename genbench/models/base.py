@@ -14,7 +14,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from genbench.data.base import DataSpec
+from genbench.data.base import DataSpec, Split
 
 
 class GenerativeModel(pl.LightningModule):
@@ -22,10 +22,14 @@ class GenerativeModel(pl.LightningModule):
 
     likelihood: "exact" (log_prob is log p(x)), "bound" (a lower bound on it), "none".
     log_prob_kind: what log_prob returns, as reported beside bits/dim ("exact", "elbo", "vlb").
+    monitor: the logged metric that picks the best checkpoint and stops training early (lower is
+        better); None for models without a meaningful validation loss (a GAN's): the last epoch
+        is kept and training runs its full length.
     """
 
     likelihood: ClassVar[str] = "none"
     log_prob_kind: ClassVar[str | None] = None
+    monitor: ClassVar[str | None] = "val_loss"
     Config: ClassVar[type]
 
     def __init__(self, spec: DataSpec, config: Any) -> None:
@@ -48,6 +52,11 @@ class GenerativeModel(pl.LightningModule):
     def log_prob(self, x: Tensor) -> Tensor:
         """(n,) nats: log p(x) or a lower bound on it, of kind `log_prob_kind`."""
         raise NotImplementedError(f"{type(self).__name__} has no likelihood")
+
+    def after_training(self, train: Split) -> None:
+        """Called once the best weights are loaded, before scoring, with the training split on
+        the model's device: for work that needs the trained networks (the autoencoder fits its
+        latent density here). Whatever it learns must live in buffers, so it is saved too."""
 
     def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
         """Every likelihood estimate the model has, kind -> (n,) nats; the first is the headline.
