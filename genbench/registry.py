@@ -42,6 +42,10 @@ DATASETS: dict[str, Entry] = {
 }
 
 MODELS: dict[str, Entry] = {
+    "ae": Entry(
+        "genbench.models.autoencoder:Autoencoder",
+        "deterministic autoencoder; samples from a Gaussian mixture fitted to its latents",
+    ),
     "vae": Entry(
         "genbench.models.vae:VAE",
         "variational autoencoder (MLP); ELBO and IWAE bounds on log p(x)",

@@ -10,6 +10,7 @@ from genbench.config import RunConfig, resolve
 # A new model adds its line here and gets the contract tests of tests/models/test_contract.py.
 TINY: dict[str, list[str]] = {
     "vae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4"],
+    "ae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4", "model.gmm_components=2"],
 }
 QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8"]
 

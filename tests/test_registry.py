@@ -25,5 +25,5 @@ def test_lookup_suggests_the_closest_name():
         GenbenchError, match=r"unknown dataset 'digitz' \(did you mean 'digits'\?\)"
     ):
         lookup("dataset", "digitz")
-    with pytest.raises(GenbenchError, match="valid: vae"):
+    with pytest.raises(GenbenchError, match=r"unknown model 'nope'; valid: .*vae"):
         lookup("model", "nope")
