@@ -125,10 +125,22 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
         rows.append(("recon bpd", f"{m['recon_bpd']:.4f}"))
     if "recon_mse" in m:
         rows.append(("recon mse", f"{m['recon_mse']:.5f}"))
-    if "params" in m:
-        rows.append(("params", f"{m['params']:,}"))
-    epochs = f", best epoch {m['best_epoch'] + 1} of {m['epochs']}" if "best_epoch" in m else ""
-    rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))
+    for key, label, fmt in (
+        ("accuracy", "test accuracy", ".4f"),
+        ("nll", "test nll", ".4f"),
+        ("ece", "test ece", ".4f"),
+        ("f1_macro", "test f1 (macro)", ".4f"),
+        ("params", "params", ","),
+        ("support_vectors", "support vectors", ","),
+        ("stored_examples", "stored examples", ","),
+    ):
+        if key in m:
+            rows.append((label, format(m[key], fmt)))
+    if "train_seconds" in m:
+        epochs = f", best epoch {m['best_epoch'] + 1} of {m['epochs']}" if "best_epoch" in m else ""
+        rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))
+    if "fit_seconds" in m:
+        rows.append(("fit / predict", f"{m['fit_seconds']:.2f} s / {m['predict_seconds']:.3f} s"))
     rows.append(("files", str(directory)))
     width = max(len(label) for label, _ in rows)
     return "\n".join([head] + [f"  {label:<{width}}  {value}" for label, value in rows])
@@ -153,9 +165,13 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from genbench.registry import DATASETS, MODELS
+    from genbench.registry import CLASSIFIERS, DATASETS, MODELS
 
-    for title, table in (("datasets", DATASETS), ("models", MODELS)):
+    for title, table in (
+        ("datasets", DATASETS),
+        ("generative models", MODELS),
+        ("classifiers", CLASSIFIERS),
+    ):
         print(f"{title}:")
         width = max(map(len, table))
         for name, entry in table.items():

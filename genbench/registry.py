@@ -52,7 +52,22 @@ MODELS: dict[str, Entry] = {
     ),
 }
 
-TABLES = {"dataset": DATASETS, "model": MODELS}
+CLASSIFIERS: dict[str, Entry] = {
+    "naive-bayes": Entry(
+        "genbench.classifiers.sklearn:NaiveBayes",
+        "naive Bayes, variant gaussian / multinomial / bernoulli / categorical (scikit-learn)",
+    ),
+    "logreg": Entry("genbench.classifiers.sklearn:LogReg", "logistic regression (scikit-learn)"),
+    "svm": Entry("genbench.classifiers.sklearn:SVM", "RBF support vector machine (scikit-learn)"),
+    "knn": Entry("genbench.classifiers.sklearn:KNN", "k nearest neighbours (scikit-learn)"),
+    "lda": Entry("genbench.classifiers.sklearn:LDA", "linear discriminant analysis (scikit-learn)"),
+    "qda": Entry(
+        "genbench.classifiers.sklearn:QDA",
+        "quadratic discriminant analysis, regularized (scikit-learn)",
+    ),
+}
+
+TABLES = {"dataset": DATASETS, "model": {**MODELS, **CLASSIFIERS}}
 
 
 def lookup(kind: str, name: str) -> Entry:
@@ -61,3 +76,7 @@ def lookup(kind: str, name: str) -> Entry:
     if name not in table:
         raise unknown_choice(kind, name, table)
     return table[name]
+
+
+def is_classifier(model: str) -> bool:
+    return model in CLASSIFIERS

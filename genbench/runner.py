@@ -22,8 +22,9 @@ import yaml
 
 from genbench import __version__
 from genbench.config import RunConfig
-from genbench.data.base import Dataset
-from genbench.registry import lookup
+from genbench.data.base import Dataset, keep_fraction
+from genbench.errors import GenbenchError
+from genbench.registry import is_classifier, lookup
 from genbench.results.store import (
     FINISHED,
     RESULT,
@@ -49,8 +50,16 @@ class RunOutcome:
 
 
 def load_dataset(cfg: RunConfig, data_dir: Path | None = None) -> Dataset:
+    """The run's dataset, with `data.train_fraction` of its train and val splits kept (stratified,
+    chosen by the run's seed); the test split is never reduced."""
     family = lookup("dataset", cfg.dataset_name).load()
-    return family.load(cfg.data, data_dir or default_data_dir())
+    data = family.load(cfg.data, data_dir or default_data_dir())
+    fraction = cfg.data.train_fraction
+    if not 0.0 < fraction <= 1.0:
+        raise GenbenchError(f"data.train_fraction must be in (0, 1], got {fraction}")
+    data.train = keep_fraction(data.train, fraction, cfg.seed)
+    data.val = keep_fraction(data.val, fraction, cfg.seed)
+    return data
 
 
 def build_model(cfg: RunConfig, data: Dataset):
@@ -59,6 +68,19 @@ def build_model(cfg: RunConfig, data: Dataset):
 
     pl.seed_everything(cfg.seed, verbose=False)
     return lookup("model", cfg.model_name).load()(data.spec, cfg.model)
+
+
+def build_classifier(cfg: RunConfig, data: Dataset, directory: Path):
+    """The run's scikit-learn estimator; the dataset must have labels."""
+    if data.spec.num_classes is None:
+        raise GenbenchError(
+            f"{cfg.model_name} is a classifier and dataset {cfg.dataset_name} has no labels; "
+            f"choose a labelled dataset (e.g. digits)"
+        )
+    import lightning.pytorch as pl
+
+    pl.seed_everything(cfg.seed, verbose=False)
+    return lookup("model", cfg.model_name).load().build(cfg, data.spec, directory)
 
 
 def run(
@@ -83,14 +105,20 @@ def run(
     started = time.perf_counter()
     data = load_dataset(cfg, data_dir)
     data_seconds = time.perf_counter() - started
-    model = build_model(cfg, data)  # raises GenbenchError if the model does not fit the data
+    # building raises GenbenchError if the model does not fit the data: before anything is written
+    classifier = is_classifier(cfg.model_name)
+    model = build_classifier(cfg, data, directory) if classifier else build_model(cfg, data)
     with run_lock(directory):
         previous = read_result(directory)  # another process may have finished it meanwhile
         if previous is not None and previous.get("status") in FINISHED and not force:
             return RunOutcome(previous, directory, reused=True)
         if force:
             clear_run(directory)
-        result = train_and_score(cfg, data, model, directory, progress, announce)
+        write_text_atomic(directory / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if classifier:
+            result = fit_and_score(cfg, data, model, directory, announce)
+        else:
+            result = train_and_score(cfg, data, model, directory, progress, announce)
         result["timings"]["data_seconds"] = data_seconds
         result["timings"]["total_seconds"] = time.perf_counter() - started
         write_json_atomic(directory / RESULT, result)
@@ -113,7 +141,6 @@ def train_and_score(
     announce: Callable[[str], None] | None,
 ) -> dict[str, Any]:
     """Fit (resuming from last.ckpt if there is one), then score the best checkpoint."""
-    write_text_atomic(directory / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     last = directory / "checkpoints" / "last.ckpt"
     resumed_from = str(last) if last.exists() else None
     if announce is not None:
@@ -158,12 +185,79 @@ def train_and_score(
     else:
         metrics["diverged_step"] = diverged_step
 
+    timings = {"train_seconds": train_seconds, "eval_seconds": eval_seconds}
+    return record(cfg, data, status, metrics, model.device, timings, resumed_from is not None)
+
+
+def fit_and_score(
+    cfg: RunConfig,
+    data: Dataset,
+    estimator: Any,
+    directory: Path,
+    announce: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """Fit a classifier (on train and val together unless it uses validation data itself), then
+    score its predictions on the test split with the classification scorecard."""
+    import numpy as np
+
+    from genbench.classifiers.base import features
+    from genbench.evaluation.classification import (
+        classification_metrics,
+        complexity,
+        save_confusion,
+    )
+
+    if announce is not None:
+        announce(f"fitting {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed} -> {directory}")
+    family = lookup("model", cfg.model_name).load()
+    (x_train, y_train), (x_val, y_val) = features(data.train), features(data.val)
+    x_test, y_test = features(data.test)
+    started = time.perf_counter()
+    if family.uses_validation:
+        estimator.fit(x_train, y_train, validation=(x_val, y_val))
+    else:
+        estimator.fit(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
+    fit_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    proba_seen = estimator.predict_proba(x_test)  # columns: the classes seen in training
+    predicted = estimator.predict(x_test)
+    predict_seconds = time.perf_counter() - started
+    num_classes = data.spec.num_classes
+    proba = np.zeros((len(x_test), num_classes))
+    proba[:, estimator.classes_.astype(int)] = proba_seen
+
+    metrics: dict[str, Any] = classification_metrics(proba, predicted, y_test, num_classes)
+    metrics |= complexity(estimator)
+    metrics |= {
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "n_train": len(x_train) + (0 if family.uses_validation else len(x_val)),
+    }
+    save_confusion(predicted, y_test, num_classes, directory)
+    import torch
+
+    timings = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds}
+    return record(cfg, data, "done", metrics, torch.device("cpu"), timings, resumed=False)
+
+
+def record(
+    cfg: RunConfig,
+    data: Dataset,
+    status: str,
+    metrics: dict[str, Any],
+    device: Any,
+    timings: dict[str, float],
+    resumed: bool,
+) -> dict[str, Any]:
+    """A run's result.json content."""
     return {
         "run_id": cfg.run_id,
         "model": cfg.model_name,
         "dataset": cfg.dataset_name,
         "seed": cfg.seed,
         "status": status,
+        "kind": "classifier" if is_classifier(cfg.model_name) else "generative",
         "metrics": metrics,
         "config": cfg.to_dict(),
         "data_spec": {
@@ -172,9 +266,9 @@ def train_and_score(
             "num_classes": data.spec.num_classes,
         },
         "versions": versions(),
-        "device": describe_device(model.device),
-        "timings": {"train_seconds": train_seconds, "eval_seconds": eval_seconds},
-        "resumed": resumed_from is not None,
+        "device": describe_device(device),
+        "timings": timings,
+        "resumed": resumed,
     }
 
 

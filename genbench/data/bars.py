@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genbench.data.base import Dataset, DatasetFamily, DataSpec, Split
+from genbench.data.base import DataConfig, Dataset, DatasetFamily, DataSpec, Split
 from genbench.errors import GenbenchError
 
 
@@ -32,7 +32,7 @@ class Bars(DatasetFamily):
     name = "bars"
 
     @dataclass
-    class Config:
+    class Config(DataConfig):
         size: int  # grid side n
         n_train: int
         n_val: int

@@ -60,6 +60,31 @@ class Dataset:
         return {"train": self.train, "val": self.val, "test": self.test}
 
 
+@dataclass
+class DataConfig:
+    """Keys every dataset has; a family's Config subclasses this and adds its own."""
+
+    train_fraction: float  # stratified share of the train and val splits kept, in (0, 1]
+
+
+def keep_fraction(split: Split, fraction: float, seed: int) -> Split:
+    """A random share of a split, stratified by label when it has labels, chosen by `seed`."""
+    if fraction >= 1.0:
+        return split
+    from sklearn.model_selection import train_test_split
+
+    n = len(split)
+    keep = max(1, round(fraction * n))
+    labels = None if split.y is None else split.y.cpu().numpy()
+    if labels is not None:
+        keep = max(keep, len(set(labels.tolist())))  # at least one example of each class
+    if keep >= n:
+        return split
+    index, _ = train_test_split(range(n), train_size=keep, random_state=seed, stratify=labels)
+    index = torch.as_tensor(sorted(index))
+    return Split(split.x[index], None if split.y is None else split.y[index])
+
+
 class DatasetFamily:
     """A registered dataset: its parameters (`Config`, values from the YAML preset) and a loader."""
 

@@ -10,7 +10,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from genbench.data.base import Dataset, DatasetFamily, DataSpec, Split, as_levels
+from genbench.data.base import DataConfig, Dataset, DatasetFamily, DataSpec, Split, as_levels
 
 
 def digits_split_indices(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -31,7 +31,7 @@ class Digits(DatasetFamily):
     name = "digits"
 
     @dataclass
-    class Config:
+    class Config(DataConfig):
         pass
 
     @classmethod

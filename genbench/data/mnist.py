@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from genbench.data.base import Dataset, DatasetFamily, DataSpec, Split
+from genbench.data.base import DataConfig, Dataset, DatasetFamily, DataSpec, Split
 from genbench.errors import GenbenchError
 
 IMAGE_SIZE = 28
@@ -151,7 +151,7 @@ class IDXDataset(DatasetFamily):
     test_labels: ClassVar[str] = "t10k-labels-idx1-ubyte"
 
     @dataclass
-    class Config:
+    class Config(DataConfig):
         n_val: int  # validation images held out (stratified) from the official training set
         download: bool  # fetch missing files from the mirrors
 

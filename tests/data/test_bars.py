@@ -26,7 +26,7 @@ def test_patterns_are_all_bars_and_stripes_once(n):
 
 
 def test_dataset_draw_is_uniform_and_entropy_known():
-    cfg = Bars.Config(size=4, n_train=2000, n_val=500, n_test=1000, data_seed=0)
+    cfg = Bars.Config(train_fraction=1.0, size=4, n_train=2000, n_val=500, n_test=1000, data_seed=0)
     data = Bars.load(cfg, None)
     assert data.entropy_bits == pytest.approx(math.log2(30))
     assert data.entropy_bpd == pytest.approx(math.log2(30) / 16)
@@ -43,4 +43,6 @@ def test_dataset_draw_is_uniform_and_entropy_known():
 
 def test_bad_size_is_a_user_error():
     with pytest.raises(GenbenchError, match=r"data\.size"):
-        Bars.load(Bars.Config(size=1, n_train=1, n_val=1, n_test=1, data_seed=0), None)
+        Bars.load(
+            Bars.Config(train_fraction=1.0, size=1, n_train=1, n_val=1, n_test=1, data_seed=0), None
+        )

@@ -61,7 +61,7 @@ def write_family(
 
 
 def config(n_val: int = 10, download: bool = False) -> IDXDataset.Config:
-    return IDXDataset.Config(n_val=n_val, download=download)
+    return IDXDataset.Config(train_fraction=1.0, n_val=n_val, download=download)
 
 
 # --- IDX parsing ---

@@ -1,0 +1,37 @@
+"""What a registered classifier is to the runner: a preset Config and a scikit-learn estimator.
+
+Every classifier, discriminative or generative, is used through the scikit-learn estimator
+contract (fit / predict / predict_proba), so one scorecard serves them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genbench.config import RunConfig
+from genbench.data.base import DataSpec, Split
+
+
+class ClassifierFamily:
+    """A registered classifier: its parameters (`Config`) and how to build its estimator.
+
+    uses_validation: the estimator selects a checkpoint or stops early on validation data, so it
+    fits on the train split and is given the val split; otherwise it fits on train and val
+    together (validation data would be wasted on it).
+    """
+
+    Config: ClassVar[type]
+    uses_validation: ClassVar[bool] = False
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None) -> Any:
+        raise NotImplementedError
+
+
+def features(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """A split as scikit-learn arrays: X (n, D) float64 (levels or feature values), y (n,)."""
+    assert split.y is not None
+    return split.x.flatten(1).double().cpu().numpy(), split.y.cpu().numpy()

@@ -1,0 +1,120 @@
+"""scikit-learn's classifiers, built from genbench presets: genbench only supplies parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis, QuadraticDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import BernoulliNB, CategoricalNB, GaussianNB, MultinomialNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+
+from genbench.classifiers.base import ClassifierFamily
+from genbench.config import RunConfig
+from genbench.data.base import DataSpec
+from genbench.errors import GenbenchError
+
+
+class NaiveBayes(ClassifierFamily):
+    """Naive Bayes: features independent given the class; the variant picks their distribution."""
+
+    @dataclass
+    class Config:
+        variant: Literal["gaussian", "multinomial", "bernoulli", "categorical"]
+        alpha: float  # additive smoothing (multinomial, bernoulli, categorical)
+        binarize: float  # bernoulli: a pixel is on above this fraction of the top level
+        var_smoothing: float  # gaussian: share of the largest variance added to all
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
+        c = cfg.model
+        if c.variant == "gaussian":
+            return GaussianNB(var_smoothing=c.var_smoothing)
+        if c.variant == "multinomial":
+            return MultinomialNB(alpha=c.alpha)
+        if spec.num_levels is None:
+            raise GenbenchError(
+                f"naive Bayes variant '{c.variant}' needs discrete data (levels); this dataset "
+                "is continuous: use model.variant=gaussian or multinomial"
+            )
+        if c.variant == "bernoulli":
+            return BernoulliNB(alpha=c.alpha, binarize=c.binarize * (spec.num_levels - 1))
+        return CategoricalNB(alpha=c.alpha, min_categories=spec.num_levels)
+
+
+class LogReg(ClassifierFamily):
+    """Multinomial logistic regression (L2-regularized, lbfgs)."""
+
+    @dataclass
+    class Config:
+        C: float  # inverse regularization strength
+        max_iter: int
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
+        return LogisticRegression(C=cfg.model.C, max_iter=cfg.model.max_iter)
+
+
+class SVM(ClassifierFamily):
+    """Support vector machine with an RBF kernel; probabilities by Platt scaling."""
+
+    @dataclass
+    class Config:
+        C: float
+        gamma: str  # "scale", "auto", or a number
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
+        gamma: str | float = cfg.model.gamma
+        if gamma not in ("scale", "auto"):
+            try:
+                gamma = float(gamma)
+            except ValueError:
+                raise GenbenchError(
+                    f"model.gamma must be scale, auto or a number, got '{gamma}'"
+                ) from None
+        # Platt scaling on 5-fold cross-validated decision values, then one SVC fitted on all
+        # the data: scikit-learn's replacement for SVC(probability=True)
+        svc = SVC(C=cfg.model.C, gamma=gamma, kernel="rbf")
+        return CalibratedClassifierCV(svc, method="sigmoid", ensemble=False)
+
+
+class KNN(ClassifierFamily):
+    """k nearest neighbours (Euclidean)."""
+
+    @dataclass
+    class Config:
+        n_neighbors: int
+        weights: Literal["uniform", "distance"]
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
+        return KNeighborsClassifier(n_neighbors=cfg.model.n_neighbors, weights=cfg.model.weights)
+
+
+class LDA(ClassifierFamily):
+    """Linear discriminant analysis: Gaussian classes sharing one covariance matrix."""
+
+    @dataclass
+    class Config:
+        solver: Literal["svd", "lsqr", "eigen"]
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
+        return LinearDiscriminantAnalysis(solver=cfg.model.solver)
+
+
+class QDA(ClassifierFamily):
+    """Quadratic discriminant analysis: a Gaussian per class, covariances shrunk toward identity."""
+
+    @dataclass
+    class Config:
+        reg_param: float
+
+    @classmethod
+    def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
+        return QuadraticDiscriminantAnalysis(reg_param=cfg.model.reg_param)

@@ -1,0 +1,88 @@
+"""The classification scorecard: the same metrics, computed the same way, for every classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, log_loss
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+from genbench.results.store import atomic_path, write_text_atomic
+
+ECE_BINS = 15
+
+
+def classification_metrics(
+    proba: np.ndarray, predicted: np.ndarray, y: np.ndarray, num_classes: int
+) -> dict[str, float]:
+    """Accuracy and macro F1 of the predicted labels (n,); log loss (mean NLL in nats) and
+    expected calibration error (15 equal-width bins of the top probability, L1) of the predicted
+    probabilities (n, classes); all against the true labels y (n,).
+
+    Labels and probabilities are scored separately because some estimators' predict is not the
+    argmax of their predict_proba (an SVM's Platt-scaled probabilities)."""
+    labels = np.arange(num_classes)
+    ece = multiclass_calibration_error(
+        torch.as_tensor(proba, dtype=torch.float64),
+        torch.as_tensor(y),
+        num_classes=num_classes,
+        n_bins=ECE_BINS,
+        norm="l1",
+    )
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "nll": float(log_loss(y, proba, labels=labels)),
+        "ece": float(ece),
+        "f1_macro": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+    }
+
+
+def save_confusion(
+    predicted: np.ndarray, y: np.ndarray, num_classes: int, out_dir: Path
+) -> np.ndarray:
+    """Write confusion.csv (rows: true class, columns: predicted) and confusion.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = confusion_matrix(y, predicted, labels=np.arange(num_classes))
+    header = "true\\predicted," + ",".join(map(str, range(num_classes)))
+    rows = [f"{i}," + ",".join(map(str, row)) for i, row in enumerate(matrix)]
+    write_text_atomic(out_dir / "confusion.csv", "\n".join([header, *rows]) + "\n")
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * num_classes, 1 + 0.4 * num_classes))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    fig.tight_layout()
+    with atomic_path(out_dir / "confusion.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return matrix
+
+
+def complexity(estimator: Any) -> dict[str, int]:
+    """The size of a fitted estimator: support vectors for SVMs, stored examples for
+    nearest neighbours, otherwise the number of values in its fitted float arrays."""
+    if hasattr(estimator, "calibrated_classifiers_"):  # size of the calibrated estimator
+        return complexity(estimator.calibrated_classifiers_[0].estimator)
+    if hasattr(estimator, "n_support_"):
+        return {"support_vectors": int(estimator.n_support_.sum())}
+    if hasattr(estimator, "n_samples_fit_"):
+        return {"stored_examples": int(estimator.n_samples_fit_)}
+    if hasattr(estimator, "n_parameters_"):  # genbench's own estimators report theirs
+        return {"params": int(estimator.n_parameters_)}
+    learned = 0
+    for name, value in vars(estimator).items():
+        if not name.endswith("_") or name.startswith("_") or "count" in name:
+            continue  # counts are sufficient statistics kept beside the parameters they give
+        arrays = value if isinstance(value, list) else [value]  # QDA keeps lists per class
+        learned += sum(a.size for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f")
+    return {"params": int(learned)}

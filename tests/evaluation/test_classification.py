@@ -1,0 +1,41 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from genbench.evaluation.classification import classification_metrics, complexity, save_confusion
+
+
+def test_metrics_on_a_hand_computed_case():
+    # three examples, two classes; top probabilities 0.9 (right), 0.6 (wrong), 0.8 (right)
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    y = np.array([0, 1, 1])
+    m = classification_metrics(proba, proba.argmax(1), y, num_classes=2)
+    assert m["accuracy"] == pytest.approx(2 / 3)
+    assert m["nll"] == pytest.approx(-(math.log(0.9) + math.log(0.4) + math.log(0.8)) / 3)
+    # ECE with 15 equal bins: each example alone in its bin; |confidence - accuracy| weighted 1/3
+    assert m["ece"] == pytest.approx((abs(0.9 - 1) + abs(0.6 - 0) + abs(0.8 - 1)) / 3)
+    # macro F1: class 0 precision 1/2 recall 1 -> 2/3; class 1 precision 1 recall 1/2 -> 2/3
+    assert m["f1_macro"] == pytest.approx(2 / 3)
+
+
+def test_labels_and_probabilities_are_scored_apart():
+    proba = np.array([[0.6, 0.4], [0.6, 0.4]])
+    m = classification_metrics(proba, np.array([1, 1]), np.array([1, 1]), num_classes=2)
+    assert m["accuracy"] == 1.0 and m["nll"] == pytest.approx(-math.log(0.4))
+
+
+def test_confusion_matrix_files(tmp_path):
+    matrix = save_confusion(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3, tmp_path)
+    assert matrix.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+    lines = (tmp_path / "confusion.csv").read_text().splitlines()
+    assert lines[3] == "2,0,1,1" and (tmp_path / "confusion.png").stat().st_size > 0
+
+
+def test_complexity_counts_what_the_model_keeps():
+    x = np.random.default_rng(0).normal(size=(40, 5))
+    y = np.arange(40) % 4
+    assert complexity(LogisticRegression().fit(x, y)) == {"params": 4 * 5 + 4}
+    assert complexity(KNeighborsClassifier(3).fit(x, y)) == {"stored_examples": 40}
