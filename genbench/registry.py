@@ -39,6 +39,12 @@ DATASETS: dict[str, Entry] = {
         "genbench.data.mnist:FashionMNIST", "Fashion-MNIST clothing images, 28x28, 256 levels"
     ),
     "kmnist": Entry("genbench.data.mnist:KMNIST", "Kuzushiji-MNIST characters, 28x28, 256 levels"),
+    "iris": Entry("genbench.data.tabular:Iris", "iris flowers: 4 continuous features, 3 classes"),
+    "wine": Entry("genbench.data.tabular:Wine", "wines: 13 continuous features, 3 classes"),
+    "breast-cancer": Entry(
+        "genbench.data.tabular:BreastCancer",
+        "breast cancer diagnosis: 30 continuous features, 2 classes",
+    ),
 }
 
 MODELS: dict[str, Entry] = {

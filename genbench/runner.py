@@ -66,8 +66,14 @@ def build_model(cfg: RunConfig, data: Dataset):
     """Seed, then build the model for the data: the same seed gives the same initial weights."""
     import lightning.pytorch as pl
 
+    model_cls = lookup("model", cfg.model_name).load()
+    if model_cls.needs_levels and data.spec.num_levels is None:
+        raise GenbenchError(
+            f"{cfg.model_name} models discrete data (levels) and does not apply to "
+            f"{cfg.dataset_name}, whose features are continuous; use a classifier there"
+        )
     pl.seed_everything(cfg.seed, verbose=False)
-    return lookup("model", cfg.model_name).load()(data.spec, cfg.model)
+    return model_cls(data.spec, cfg.model)
 
 
 def build_classifier(cfg: RunConfig, data: Dataset, directory: Path):
@@ -80,7 +86,14 @@ def build_classifier(cfg: RunConfig, data: Dataset, directory: Path):
     import lightning.pytorch as pl
 
     pl.seed_everything(cfg.seed, verbose=False)
-    return lookup("model", cfg.model_name).load().build(cfg, data.spec, directory)
+    family = lookup("model", cfg.model_name).load()
+    estimator = family.build(cfg, data.spec, directory)
+    if data.spec.num_levels is None and family.scale_inputs:
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        estimator = make_pipeline(StandardScaler(), estimator)  # raw features differ in scale
+    return estimator
 
 
 def run(

@@ -21,10 +21,13 @@ class ClassifierFamily:
     uses_validation: the estimator selects a checkpoint or stops early on validation data, so it
     fits on the train split and is given the val split; otherwise it fits on train and val
     together (validation data would be wasted on it).
+    scale_inputs: on continuous data (no levels), the runner standardizes the features first,
+    for estimators whose answer depends on the features' scales.
     """
 
     Config: ClassVar[type]
     uses_validation: ClassVar[bool] = False
+    scale_inputs: ClassVar[bool] = True  # standardize continuous features before fitting
 
     @classmethod
     def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None) -> Any:

@@ -22,6 +22,8 @@ from genbench.errors import GenbenchError
 class NaiveBayes(ClassifierFamily):
     """Naive Bayes: features independent given the class; the variant picks their distribution."""
 
+    scale_inputs = False  # Gaussian NB does not depend on scale; multinomial needs counts
+
     @dataclass
     class Config:
         variant: Literal["gaussian", "multinomial", "bernoulli", "categorical"]

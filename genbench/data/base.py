@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -83,6 +84,18 @@ def keep_fraction(split: Split, fraction: float, seed: int) -> Split:
     index, _ = train_test_split(range(n), train_size=keep, random_state=seed, stratify=labels)
     index = torch.as_tensor(sorted(index))
     return Split(split.x[index], None if split.y is None else split.y[index])
+
+
+def standard_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/val/test indices for scikit-learn's small embedded datasets (DESIGN.md section 4),
+    so that figures compare across tools: test = 25% stratified (random_state=0); val = 20% of
+    the rest, stratified (random_state=1); train = the remainder (digits: 1077/270/450)."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    rest, test = train_test_split(idx, test_size=0.25, random_state=0, stratify=y)
+    train, val = train_test_split(rest, test_size=0.2, random_state=1, stratify=y[rest])
+    return train, val, test
 
 
 class DatasetFamily:

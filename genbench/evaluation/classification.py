@@ -71,6 +71,8 @@ def save_confusion(
 def complexity(estimator: Any) -> dict[str, int]:
     """The size of a fitted estimator: support vectors for SVMs, stored examples for
     nearest neighbours, otherwise the number of values in its fitted float arrays."""
+    if hasattr(estimator, "steps"):  # a Pipeline: the size of its final estimator
+        return complexity(estimator.steps[-1][1])
     if hasattr(estimator, "calibrated_classifiers_"):  # size of the calibrated estimator
         return complexity(estimator.calibrated_classifiers_[0].estimator)
     if hasattr(estimator, "n_support_"):

@@ -30,6 +30,7 @@ class GenerativeModel(pl.LightningModule):
     likelihood: ClassVar[str] = "none"
     log_prob_kind: ClassVar[str | None] = None
     monitor: ClassVar[str | None] = "val_loss"
+    needs_levels: ClassVar[bool] = True  # discrete data only: likelihoods are of the levels
     Config: ClassVar[type]
 
     def __init__(self, spec: DataSpec, config: Any) -> None:
