@@ -77,7 +77,11 @@ class RunConfig:
             "model_name": self.model_name,
             "dataset_name": self.dataset_name,
             "seed": self.seed,
-            **{section: dataclasses.asdict(getattr(self, section)) for section in SECTIONS},
+            **{
+                section: None if value is None else dataclasses.asdict(value)
+                for section in SECTIONS
+                for value in [getattr(self, section)]
+            },
         }
 
     @property
@@ -89,23 +93,24 @@ class RunConfig:
 
 
 def resolve(
-    model: str, dataset: str, seed: int = 0, overrides: list[str] | tuple[str, ...] = ()
+    model: str, dataset: str | None, seed: int = 0, overrides: list[str] | tuple[str, ...] = ()
 ) -> RunConfig:
-    """Build the RunConfig of a run from the presets and `section.key=value` overrides."""
-    model_cls = lookup("model", model).load()
-    data_cls = lookup("dataset", dataset).load()
-    schemas = {
-        "model": model_cls.Config,
-        "data": data_cls.Config,
-        "trainer": TrainerConfig,
-        "eval": EvalConfig,
-    }
+    """Build the RunConfig of a run from the presets and `section.key=value` overrides.
+
+    With dataset None (an estimator used outside a run), the dataset layer is skipped and the
+    config has no data section.
+    """
+    schemas: dict[str, type] = {"model": lookup("model", model).load().Config}
+    if dataset is not None:
+        schemas["data"] = lookup("dataset", dataset).load().Config
+    schemas |= {"trainer": TrainerConfig, "eval": EvalConfig}
     parsed = [parse_override(text) for text in overrides]
     preset = next((v for k, v in reversed(parsed) if k == "trainer.preset"), None)
 
     merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
-    layers = [CONFIG_DIR / "trainer" / "default.yaml"]
-    layers += [CONFIG_DIR / "models" / f"{model}.yaml", CONFIG_DIR / "datasets" / f"{dataset}.yaml"]
+    layers = [CONFIG_DIR / "trainer" / "default.yaml", CONFIG_DIR / "models" / f"{model}.yaml"]
+    if dataset is not None:
+        layers.append(CONFIG_DIR / "datasets" / f"{dataset}.yaml")
     for path in layers:
         merge(merged, read_preset(path))
     preset = str(preset if preset is not None else merged["trainer"].get("preset", "default"))
@@ -129,7 +134,8 @@ def resolve(
             )
         merged[section][name] = coerce(value, fields[name], key)
 
-    built = {section: build(schemas[section], merged[section], section) for section in SECTIONS}
+    built = {section: build(cls, merged[section], section) for section, cls in schemas.items()}
+    built.setdefault("data", None)
     return RunConfig(model, dataset, int(seed), **built)
 
 
@@ -149,15 +155,20 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def read_preset(path: Path) -> dict[str, dict[str, Any]]:
-    """One preset file: a mapping of section -> {key: value}."""
+    """One preset file: a mapping of section -> {key: value}. A top-level `inherit: NAME` first
+    reads NAME.yaml from the same folder, so a variant states only what it changes."""
     if not path.is_file():
         return {}
     with path.open() as f:
         content = yaml.safe_load(f) or {}
-    unknown = set(content) - set(SECTIONS)
+    unknown = set(content) - {*SECTIONS, "inherit"}
     if not isinstance(content, dict) or unknown:
-        raise GenbenchError(f"{path}: top-level keys must be among {', '.join(SECTIONS)}")
-    return content
+        raise GenbenchError(f"{path}: top-level keys must be among inherit, {', '.join(SECTIONS)}")
+    merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    if "inherit" in content:
+        merge(merged, read_preset(path.parent / f"{content.pop('inherit')}.yaml"))
+    merge(merged, content)
+    return merged
 
 
 def merge(into: dict[str, dict[str, Any]], layer: dict[str, dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from genbench.errors import unknown_choice
+from genbench.errors import GenbenchError, unknown_choice
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,14 @@ CLASSIFIERS: dict[str, Entry] = {
         "genbench.classifiers.sklearn:QDA",
         "quadratic discriminant analysis, regularized (scikit-learn)",
     ),
+    "mlp": Entry("genbench.classifiers.neural:MLPClassifier", "multilayer perceptron (Lightning)"),
+    "cnn": Entry(
+        "genbench.classifiers.neural:CNNClassifier", "small convolutional net (Lightning)"
+    ),
+    "bayes-vae": Entry(
+        "genbench.classifiers.bayes:BayesVAE",
+        "generative classifier: conditional VAE p(x|y), Bayes' rule with its IWAE bound",
+    ),
 }
 
 TABLES = {"dataset": DATASETS, "model": {**MODELS, **CLASSIFIERS}}
@@ -80,6 +88,13 @@ def lookup(kind: str, name: str) -> Entry:
     """The entry registered under `name` in the `kind` table; a GenbenchError names the choices."""
     table = TABLES[kind]
     if name not in table:
+        base = name.removeprefix("bayes-")
+        if kind == "model" and base != name and base in MODELS:
+            bayes = ", ".join(n for n in CLASSIFIERS if n.startswith("bayes-"))
+            raise GenbenchError(
+                f"{name}: a generative classifier needs a model with a likelihood (exact or a "
+                f"bound) and {base} has none; choose one of: {bayes}"
+            )
         raise unknown_choice(kind, name, table)
     return table[name]
 

@@ -241,6 +241,8 @@ def fit_and_score(
     proba[:, estimator.classes_.astype(int)] = proba_seen
 
     metrics: dict[str, Any] = classification_metrics(proba, predicted, y_test, num_classes)
+    if hasattr(estimator, "likelihood_kind_"):  # a generative classifier: which log p(x|y)
+        metrics["likelihood_kind"] = estimator.likelihood_kind_
     metrics |= complexity(estimator)
     metrics |= {
         "fit_seconds": fit_seconds,

@@ -2,12 +2,14 @@
 
 The LightningModule holds the science (loss, sampling, likelihood); the Trainer the engineering.
 A subclass defines `Config`, `loss`, `sample` and, where its likelihood is exact or bounded,
-`log_prob`; train/val share `_common_step`, and each epoch logs `f"{stage}_loss"`.
+`log_prob`; train/val share `_common_step`, and each epoch logs the mean `f"{stage}_loss"`
+(EpochLossLogging: call `self.accumulate_loss(stage, loss, n)` for any other loss to log).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import lightning.pytorch as pl
@@ -15,9 +17,11 @@ import torch
 from torch import Tensor
 
 from genbench.data.base import DataSpec, Split
+from genbench.errors import GenbenchError
+from genbench.training import EpochLossLogging
 
 
-class GenerativeModel(pl.LightningModule):
+class GenerativeModel(EpochLossLogging, pl.LightningModule):
     """A generative model of data described by a DataSpec.
 
     likelihood: "exact" (log_prob is log p(x)), "bound" (a lower bound on it), "none".
@@ -37,9 +41,19 @@ class GenerativeModel(pl.LightningModule):
         super().__init__()
         self.spec = spec
         self.config = config
-        # running (sum, count) of the loss per stage, logged once per epoch: Lightning's per-step
-        # self.log costs about a millisecond a call, a large share of a small model's step
-        self._loss_totals: dict[str, tuple[Tensor, int]] = {}
+        self._loss_totals: dict[str, tuple[Tensor, int]] = {}  # see EpochLossLogging
+        if self.conditional:
+            if spec.num_classes is None:
+                raise GenbenchError("model.conditional needs a labelled dataset (e.g. digits)")
+            # p(y) for marginalizing log p(x|y) into log p(x); set from the training labels
+            uniform = torch.full((spec.num_classes,), -math.log(spec.num_classes))
+            self.register_buffer("class_log_prior", uniform)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is p(x|y), trained with labels (config key `conditional`, for the
+        models that support it)."""
+        return bool(getattr(self.config, "conditional", False))
 
     # --- the science: subclasses implement these ---------------------------------------
     def loss(self, x: Tensor) -> Tensor:
@@ -57,7 +71,29 @@ class GenerativeModel(pl.LightningModule):
     def after_training(self, train: Split) -> None:
         """Called once the best weights are loaded, before scoring, with the training split on
         the model's device: for work that needs the trained networks (the autoencoder fits its
-        latent density here). Whatever it learns must live in buffers, so it is saved too."""
+        latent density here). Whatever it learns must live in buffers, so it is saved too.
+        A conditional model sets its class prior p(y) from the training labels here."""
+        if self.conditional and train.y is not None:
+            counts = torch.bincount(train.y, minlength=self.spec.num_classes).to(
+                self.class_log_prior
+            )
+            self.class_log_prior.copy_(torch.log(counts / counts.sum()))
+
+    def marginalize_classes(
+        self, given: Callable[[Tensor], dict[str, Tensor]], n: int
+    ) -> dict[str, Tensor]:
+        """Estimates of log p(x) = log sum_y p(y) p(x|y) from estimates of log p(x|y), kind by
+        kind: `given(y)` returns them for labels y (n,). A sum of lower bounds is a lower bound,
+        so a conditional model's bits/dim compare with an unconditional model's."""
+        per_class = [
+            given(torch.full((n,), label, dtype=torch.long, device=self.device))
+            for label in range(self.spec.num_classes)
+        ]
+        prior = self.class_log_prior.unsqueeze(1)  # (classes, 1)
+        return {
+            kind: torch.logsumexp(torch.stack([e[kind] for e in per_class]) + prior, dim=0)
+            for kind in per_class[0]
+        }
 
     def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
         """Every likelihood estimate the model has, kind -> (n,) nats; the first is the headline.
@@ -74,18 +110,10 @@ class GenerativeModel(pl.LightningModule):
         return self._common_step(batch, "val")
 
     def _common_step(self, batch: tuple[Tensor, Tensor | None], stage: str) -> Tensor:
-        x, _ = batch
-        loss = self.loss(x)
-        total, count = self._loss_totals.get(stage, (0.0, 0))
-        self._loss_totals[stage] = (total + loss.detach() * len(x), count + len(x))
+        x, y = batch
+        loss = self.loss(x, y) if self.conditional else self.loss(x)
+        self.accumulate_loss(stage, loss, len(x))
         return loss
-
-    def on_validation_epoch_end(self) -> None:
-        """Log the mean train_loss and val_loss of the epoch just finished (validation closes
-        each epoch); sync_dist averages them over processes in multi-device runs."""
-        for stage, (total, count) in self._loss_totals.items():
-            self.log(f"{stage}_loss", total / count, prog_bar=True, sync_dist=True)
-        self._loss_totals.clear()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(

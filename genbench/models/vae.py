@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from genbench.data.base import DataSpec
@@ -38,6 +39,7 @@ class VAE(GenerativeModel):
         layers: int  # hidden layers in the encoder and in the decoder
         dropout: float
         decoder: Literal["auto", "categorical", "bernoulli", "discretized_logistic"]
+        conditional: bool  # p(x|y): the class one-hot enters the encoder and the decoder
         lr: float
         weight_decay: float
 
@@ -45,61 +47,86 @@ class VAE(GenerativeModel):
         super().__init__(spec, config)
         self.output = output_distribution(config.decoder, spec.num_levels)
         c = config
-        self.encoder = MLP(spec.dim, 2 * c.latent_dim, c.hidden, c.layers, c.dropout)
-        self.decoder = MLP(
-            c.latent_dim, spec.dim * self.output.params_per_dim, c.hidden, c.layers, c.dropout
-        )
+        classes = spec.num_classes if self.conditional else 0
+        self.encoder = MLP(spec.dim + classes, 2 * c.latent_dim, c.hidden, c.layers, c.dropout)
+        out_dim = spec.dim * self.output.params_per_dim
+        self.decoder = MLP(c.latent_dim + classes, out_dim, c.hidden, c.layers, c.dropout)
 
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """x (n, *shape) levels -> mean and log-variance of q(z|x), each (n, latent_dim)."""
-        mu, logvar = self.encoder(self.to_unit(x).flatten(1)).chunk(2, dim=-1)
+    def _with_label(self, h: Tensor, y: Tensor | None) -> Tensor:
+        """Append the one-hot label to features h (..., F) of a conditional model."""
+        if not self.conditional:
+            return h
+        onehot = F.one_hot(y, self.spec.num_classes).to(h.dtype)  # (n, classes)
+        return torch.cat([h, onehot.expand(*h.shape[:-1], -1)], dim=-1)
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x (n, *shape) levels -> mean and log-variance of q(z|x[, y]), each (n, latent_dim)."""
+        h = self._with_label(self.to_unit(x).flatten(1), y)
+        mu, logvar = self.encoder(h).chunk(2, dim=-1)
         return mu, logvar
 
-    def decode(self, z: Tensor) -> Tensor:
-        """z (..., latent_dim) -> decoder parameters (..., D, P)."""
-        return self.decoder(z).unflatten(-1, (self.spec.dim, self.output.params_per_dim))
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """z (..., n, latent_dim) -> decoder parameters (..., n, D, P)."""
+        out = self.decoder(self._with_label(z, y))
+        return out.unflatten(-1, (self.spec.dim, self.output.params_per_dim))
 
-    def log_weights(self, x: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    def log_weights(self, x: Tensor, k: int, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Log importance weights log w_k and log p(x|z_k), each (k, n), for z_k ~ q(z|x)."""
         n = len(x)
-        mu, logvar = self.encode(x)  # (n, Z)
+        mu, logvar = self.encode(x, y)  # (n, Z)
         std = torch.exp(0.5 * logvar)
         eps = torch.randn((k, *mu.shape), device=mu.device, dtype=mu.dtype)  # (k, n, Z)
         z = mu + std * eps  # (k, n, Z), reparameterized
-        params = self.decode(z).flatten(0, 1)  # (k*n, D, P)
+        params = self.decode(z, y).flatten(0, 1)  # (k*n, D, P)
         target = x.flatten(1).repeat(k, 1)  # (k*n, D)
         log_px_z = self.output.log_prob(params, target).view(k, n)
         log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # (k, n)
         log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)  # (k, n)
         return log_px_z + log_pz - log_qz, log_px_z
 
-    def loss(self, x: Tensor) -> Tensor:
+    def loss(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Negative single-sample ELBO in bits/dim, averaged over the batch."""
-        log_w, _ = self.log_weights(x, 1)
+        log_w, _ = self.log_weights(x, 1, y)
         return self.nats_to_bpd(log_w[0]).mean()
 
     def log_prob(self, x: Tensor, num_samples: int = 1) -> Tensor:
         """(n,) ELBO in nats, estimated with `num_samples` draws from q(z|x)."""
-        return self.log_weights(x, num_samples)[0].mean(0)
+        return self.log_prob_estimates(x, num_samples)["elbo"]
 
-    def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
-        """ELBO and IWAE-K from the same K draws, so IWAE >= ELBO holds for every example."""
-        log_w, _ = self.log_weights(x, num_samples)
+    def log_prob_estimates(
+        self, x: Tensor, num_samples: int, y: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """ELBO and IWAE-K from the same K draws, so IWAE >= ELBO holds for every example.
+
+        A conditional model bounds log p(x|y) for labels y; without y, log p(x) by summing over
+        the classes (GenerativeModel.marginalize_classes)."""
+        if self.conditional and y is None:
+            return self.marginalize_classes(
+                lambda y: self.log_prob_estimates(x, num_samples, y), len(x)
+            )
+        log_w, _ = self.log_weights(x, num_samples, y)
         return {
             "elbo": log_w.mean(0),
             f"iwae-{num_samples}": torch.logsumexp(log_w, 0) - math.log(num_samples),
         }
 
-    def reconstruction_log_prob(self, x: Tensor) -> Tensor:
+    def reconstruction_log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """(n,) nats: E_q(z|x) log p(x|z) from one draw, the ELBO's reconstruction term."""
-        return self.log_weights(x, 1)[1][0]
+        return self.log_weights(x, 1, y)[1][0]
 
-    def reconstruct(self, x: Tensor) -> Tensor:
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """x (n, *shape) -> the decoder's most likely levels at z = mean of q(z|x), same shape."""
-        mu, _ = self.encode(x)
-        return self.output.mode(self.decode(mu)).view_as(x)
+        mu, _ = self.encode(x, y)
+        return self.output.mode(self.decode(mu, y)).view_as(x)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I), then x ~ p(x|z): (n, *shape) levels."""
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, y: Tensor | None = None
+    ) -> Tensor:
+        """z ~ N(0, I), then x ~ p(x|z[, y]): (n, *shape) levels. A conditional model without
+        labels draws them from its class prior."""
+        if self.conditional and y is None:
+            y = torch.multinomial(
+                self.class_log_prior.exp(), n, replacement=True, generator=generator
+            )
         z = torch.randn((n, self.config.latent_dim), generator=generator, device=self.device)
-        return self.output.sample(self.decode(z), generator).view(n, *self.spec.shape)
+        return self.output.sample(self.decode(z, y), generator).view(n, *self.spec.shape)

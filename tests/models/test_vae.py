@@ -24,6 +24,7 @@ def make_vae(latent_dim=1, seed=0):
         layers=1,
         dropout=0.0,
         decoder="auto",
+        conditional=False,
         lr=1e-3,
         weight_decay=0.0,
     )

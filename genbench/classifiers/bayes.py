@@ -1,0 +1,259 @@
+"""Generative classifiers by Bayes' rule, over any registered generative model with a likelihood.
+
+A class-conditional model p(x|y) is trained with the labels where the model supports it (a
+conditional VAE: `model.conditional: true`), else one model per class on that class's examples;
+the prior p(y) is the class frequency in the training labels, and
+
+    predict(x)       = argmax_y  log p(x|y) + log p(y)
+    predict_proba(x) = softmax_y (log p(x|y) + log p(y))
+
+with log p(x|y) the model's tightest estimate: exact for the transformer, the IWAE bound for the
+VAE, the variational bound for DDPM. This is scikit-learn's naive Bayes pattern (a joint
+log-likelihood per class), with a deep generative model in place of the factorized one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_is_fitted,
+    check_non_negative,
+    column_or_1d,
+    validate_data,
+)
+
+from genbench.classifiers.base import ClassifierFamily
+from genbench.config import EvalConfig, RunConfig, TrainerConfig, resolve
+from genbench.data.base import Dataset, DataSpec, Split
+from genbench.data.loader import TensorDataModule
+from genbench.errors import GenbenchError
+from genbench.registry import lookup
+from genbench.training import make_trainer
+
+
+def tightest(estimates: dict[str, torch.Tensor]) -> str:
+    """The estimate of log p(x) to classify with: exact if there is one, else an IWAE bound
+    (tighter than the ELBO), else the model's headline bound."""
+    for kind in estimates:
+        if kind == "exact" or kind.startswith("iwae"):
+            return kind
+    return next(iter(estimates))
+
+
+class GenerativeClassifier(ClassifierMixin, BaseEstimator):
+    """argmax_y log p(x|y) + log p(y) with a conditional generative `model`, or one per class,
+    as a scikit-learn classifier.
+
+    X is (n, features) of integer levels in [0, num_levels), viewed as `input_shape` images.
+    `config`, `trainer` and `eval_config` default to the YAML presets of the model. Each class
+    model keeps the weights of its best validation epoch, on the `validation` data given to
+    `fit`, else on a stratified `validation_fraction` of X.
+    """
+
+    def __init__(
+        self,
+        model: str = "vae",
+        input_shape: tuple[int, ...] | None = None,
+        num_levels: int | None = None,
+        config: Any = None,
+        trainer: TrainerConfig | None = None,
+        eval_config: EvalConfig | None = None,
+        validation_fraction: float = 0.2,
+        seed: int = 0,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.model = model
+        self.input_shape = input_shape
+        self.num_levels = num_levels
+        self.config = config
+        self.trainer = trainer
+        self.eval_config = eval_config
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.work_dir = work_dir
+
+    def _levels(self, X: Any, reset: bool) -> torch.Tensor:
+        """X (n, D) -> (n, *input_shape) uint8 levels, validated the scikit-learn way and cast
+        to integers like scikit-learn's CategoricalNB; a level out of range is an error."""
+        if self.num_levels is None:
+            raise GenbenchError("a generative classifier needs num_levels (discrete data)")
+        X = validate_data(self, X, reset=reset, dtype="int")
+        check_non_negative(X, type(self).__name__)
+        if X.max(initial=0) >= self.num_levels:
+            raise ValueError(f"X holds level {X.max()}; levels must lie in [0, {self.num_levels})")
+        x = torch.as_tensor(X.astype(np.uint8))
+        return x.view(len(x), *(self.input_shape or x.shape[1:]))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # levels
+        return tags
+
+    def fit(
+        self, X: Any, y: Any, validation: tuple[Any, Any] | None = None
+    ) -> GenerativeClassifier:
+        preset = resolve(self.model, None)
+        config = self.config or preset.model
+        trainer_cfg = self.trainer or preset.trainer
+        self.eval_config_ = self.eval_config or preset.eval
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(self.classes_) < 2:
+            raise ValueError("a classifier needs at least 2 classes in y; got 1 class")
+        self.class_log_prior_ = np.log(counts / counts.sum())
+        if validation is None:
+            X, X_val, codes, codes_val = train_test_split(
+                X, codes, test_size=self.validation_fraction, random_state=self.seed, stratify=codes
+            )
+        else:
+            X_val = validation[0]
+            codes_val = np.searchsorted(self.classes_, np.asarray(validation[1]))
+        train = Split(self._levels(X, reset=True), torch.as_tensor(codes))
+        val = Split(self._levels(X_val, reset=False), torch.as_tensor(codes_val))
+        spec = DataSpec(tuple(train.x.shape[1:]), self.num_levels, len(self.classes_))
+        model_cls = lookup("model", self.model).load()
+
+        self.conditional_ = bool(getattr(config, "conditional", False))
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(self.work_dir or tmp)
+            if self.conditional_:  # one model p(x|y) for all classes, trained with the labels
+                fitted = self._train(model_cls, spec, config, trainer_cfg, train, val, root, 0)
+                self.models_ = [fitted]
+            else:  # one model p(x) per class, trained on that class's examples
+                self.models_ = []
+                for code in range(len(self.classes_)):
+                    train_c = Split(train.x[train.y == code], None)
+                    val_c = Split(val.x[val.y == code], None)
+                    if len(val_c) == 0:  # a class absent from validation selects on training
+                        val_c = train_c
+                    directory = root / f"class_{code}"
+                    self.models_.append(
+                        self._train(
+                            model_cls, spec, config, trainer_cfg, train_c, val_c, directory, code
+                        )
+                    )
+        self.n_parameters_ = sum(p.numel() for m in self.models_ for p in m.parameters())
+        with torch.no_grad():  # which estimate classification uses, named once for the record
+            probe = self._estimates(0, train.x[:1])
+        self.likelihood_kind_ = tightest(probe)
+        return self
+
+    def _estimates(self, code: int, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Estimates of log p(x | class `code`), each (n,) nats."""
+        generative = self.models_[0 if self.conditional_ else code]
+        x = x.to(generative.device)
+        k = self.eval_config_.iwae_k
+        if not self.conditional_:
+            return generative.log_prob_estimates(x, k)
+        label = torch.full((len(x),), code, dtype=torch.long, device=x.device)
+        return generative.log_prob_estimates(x, k, label)
+
+    def _train(
+        self,
+        model_cls: type,
+        spec: DataSpec,
+        config: Any,
+        trainer_cfg: TrainerConfig,
+        train: Split,
+        val: Split,
+        directory: Path,
+        offset: int,
+    ) -> Any:
+        """One generative model trained by genbench's Trainer, with its best validation weights."""
+        pl.seed_everything(self.seed + offset, verbose=False)
+        generative = model_cls(spec, config)
+        trainer, best, _ = make_trainer(trainer_cfg, directory, monitor=generative.monitor)
+        batches = TensorDataModule(
+            Dataset("fit", spec, train, val, val), trainer_cfg.batch_size, 4096, self.seed
+        )
+        trainer.fit(generative, datamodule=batches)
+        if best.best_model_path:
+            state = torch.load(
+                best.best_model_path, map_location=generative.device, weights_only=True
+            )
+            generative.load_state_dict(state["state_dict"])
+        generative.eval()
+        generative.after_training(train.to(generative.device))
+        return generative
+
+    @torch.no_grad()
+    def joint_log_likelihood(self, X: Any) -> np.ndarray:
+        """(n, classes): log p(x|y) + log p(y) in nats, with the tightest likelihood estimate."""
+        check_is_fitted(self)
+        x = self._levels(X, reset=False)
+        k = self.eval_config_.iwae_k
+        chunk = max(1, self.eval_config_.batch_size // k)
+        torch.manual_seed(self.seed)  # importance samples: the same numbers on every call
+        columns = []
+        for code in range(len(self.classes_)):
+            parts = [
+                self._estimates(code, x[i : i + chunk])[self.likelihood_kind_].double().cpu()
+                for i in range(0, len(x), chunk)
+            ]
+            columns.append(torch.cat(parts))
+        return torch.stack(columns, 1).numpy() + self.class_log_prior_
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        joint = self.joint_log_likelihood(X)
+        return joint - np.logaddexp.reduce(joint, axis=1, keepdims=True)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        best = self.joint_log_likelihood(X).argmax(1)
+        return self.classes_[best]
+
+
+class BayesFamily(ClassifierFamily):
+    """Registry entry of a generative classifier; `model` names the generative model and its
+    Config is that model's (the presets inherit the model's own)."""
+
+    model: ClassVar[str]
+    uses_validation = True
+    scale_inputs = False
+
+    @classmethod
+    def build(
+        cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None
+    ) -> GenerativeClassifier:
+        if spec.num_levels is None:
+            raise GenbenchError(
+                f"bayes-{cls.model} models discrete data (levels); the dataset is continuous"
+            )
+        return GenerativeClassifier(
+            cls.model,
+            spec.shape,
+            spec.num_levels,
+            cfg.model,
+            cfg.trainer,
+            cfg.eval,
+            seed=cfg.seed,
+            work_dir=work_dir,
+        )
+
+
+def bayes_family(model: str) -> type[BayesFamily]:
+    """The registry entry of the generative classifier over `model`."""
+    model_cls = lookup("model", model).load()
+    if model_cls.likelihood == "none":
+        raise GenbenchError(f"{model} has no likelihood: it cannot be a Bayes classifier")
+    summary = f"Bayes' rule over one {model} per class ({model_cls.log_prob_kind} likelihood)"
+    return type(
+        f"Bayes_{model}",
+        (BayesFamily,),
+        {"model": model, "Config": model_cls.Config, "__doc__": summary},
+    )
+
+
+BayesVAE = bayes_family("vae")
