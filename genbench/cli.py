@@ -130,11 +130,24 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
         ("nll", "test nll", ".4f"),
         ("ece", "test ece", ".4f"),
         ("f1_macro", "test f1 (macro)", ".4f"),
+        ("fd", "fd (features)", ".3f"),
+        ("kd", "kd (features)", ".3f"),
+        ("precision", "precision / recall", None),
+        ("density", "density / coverage", None),
+        ("classifier_score", "classifier score", ".3f"),
+        ("memorized_fraction", "memorized", ".3f"),
+        ("samples_per_second", "samples / s", ",.0f"),
         ("params", "params", ","),
         ("support_vectors", "support vectors", ","),
         ("stored_examples", "stored examples", ","),
     ):
-        if key in m:
+        if key not in m:
+            continue
+        if key == "precision":
+            rows.append((label, f"{m['precision']:.3f} / {m['recall']:.3f}"))
+        elif key == "density":
+            rows.append((label, f"{m['density']:.3f} / {m['coverage']:.3f}"))
+        else:
             rows.append((label, format(m[key], fmt)))
     if "train_seconds" in m:
         epochs = f", best epoch {m['best_epoch'] + 1} of {m['epochs']}" if "best_epoch" in m else ""

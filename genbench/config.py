@@ -58,6 +58,7 @@ class EvalConfig:
     batch_size: int
     n_samples: int  # samples drawn for the grid
     grid_rows: int
+    quality_samples: int  # samples scored for sample quality (FD, KD, ...); 0: none
 
 
 @dataclass

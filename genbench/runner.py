@@ -6,6 +6,7 @@ interrupted one resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shutil
@@ -131,7 +132,8 @@ def run(
         if classifier:
             result = fit_and_score(cfg, data, model, directory, announce)
         else:
-            result = train_and_score(cfg, data, model, directory, progress, announce)
+            space = lambda: quality_space(cfg, data, data_dir, out)  # noqa: E731
+            result = train_and_score(cfg, data, model, directory, progress, announce, space)
         result["timings"]["data_seconds"] = data_seconds
         result["timings"]["total_seconds"] = time.perf_counter() - started
         write_json_atomic(directory / RESULT, result)
@@ -152,8 +154,10 @@ def train_and_score(
     directory: Path,
     progress: bool | None,
     announce: Callable[[str], None] | None,
+    space: Callable[[], Any] = lambda: None,
 ) -> dict[str, Any]:
-    """Fit (resuming from last.ckpt if there is one), then score the best checkpoint."""
+    """Fit (resuming from last.ckpt if there is one), then score the best checkpoint; `space`
+    gives the feature space sample quality is measured in (None: not measured)."""
     last = directory / "checkpoints" / "last.ckpt"
     resumed_from = str(last) if last.exists() else None
     if announce is not None:
@@ -184,7 +188,7 @@ def train_and_score(
     if status == "done":
         import torch
 
-        from genbench.evaluation.scorecard import score_generative
+        from genbench.evaluation.scorecard import peak_memory, score_generative
 
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location=model.device, weights_only=True)
@@ -193,13 +197,67 @@ def train_and_score(
         model.eval()
         model.after_training(data.train.to(model.device))
         evaluate_started = time.perf_counter()
-        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory))
+        quality = space() if cfg.eval.quality_samples > 0 else None
+        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory, quality))
         eval_seconds = time.perf_counter() - evaluate_started
+        seen = trainer.current_epoch * len(data.train)
+        metrics["train_examples_per_second"] = seen / train_seconds if train_seconds else None
+        metrics.update(peak_memory(model.device))
     else:
         metrics["diverged_step"] = diverged_step
 
     timings = {"train_seconds": train_seconds, "eval_seconds": eval_seconds}
     return record(cfg, data, status, metrics, model.device, timings, resumed_from is not None)
+
+
+def features_dir(out: Path) -> Path:
+    """Where feature extractors are cached: $GENBENCH_FEATURES, else <results>/features."""
+    return Path(os.environ.get("GENBENCH_FEATURES") or out / "features")
+
+
+def quality_space(cfg: RunConfig, data: Dataset, data_dir: Path | None, out: Path) -> Any:
+    """The dataset's feature space (trained on its full training split, once), and beside the
+    runs the reference rows of real training images and of uniform noise."""
+    from genbench.evaluation.features import feature_space
+
+    full = data
+    if cfg.data.train_fraction < 1.0:
+        full = (
+            lookup("dataset", cfg.dataset_name)
+            .load()
+            .load(cfg.data, data_dir or default_data_dir())
+        )
+    space = feature_space(cfg.dataset_name, full, cfg.data, features_dir(out))
+    write_references(cfg, full, space, out)
+    return space
+
+
+def write_references(cfg: RunConfig, data: Dataset, space: Any, out: Path) -> None:
+    """Store the train-vs-test and noise-vs-test sample-quality rows for this dataset, feature
+    space and number of samples, unless they are stored already."""
+    from genbench.evaluation.scorecard import reference_quality
+
+    n = cfg.eval.quality_samples
+    ids = {kind: f"reference-{kind}-{space.id}-n{n}" for kind in ("train", "noise")}
+    if all(read_result(run_dir(out, run_id)) is not None for run_id in ids.values()):
+        return
+    import torch
+
+    for kind, metrics in reference_quality(data, space, n, seed=0).items():
+        record = {
+            "run_id": ids[kind],
+            "model": f"reference-{kind}",
+            "dataset": cfg.dataset_name,
+            "seed": 0,
+            "status": "done",
+            "kind": "reference",
+            "metrics": metrics,
+            "config": {"dataset_name": cfg.dataset_name, "data": dataclasses.asdict(cfg.data)},
+            "versions": versions(),
+            "device": describe_device(torch.device("cpu")),
+            "timings": {},
+        }
+        write_json_atomic(run_dir(out, ids[kind]) / RESULT, record)
 
 
 def fit_and_score(

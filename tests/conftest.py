@@ -12,7 +12,7 @@ TINY: dict[str, list[str]] = {
     "vae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4"],
     "ae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4", "model.gmm_components=2"],
 }
-QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8"]
+QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8", "eval.quality_samples=50"]
 
 
 def tiny_config(model: str, dataset: str = "digits", *extra: str, seed: int = 0) -> RunConfig:
@@ -22,5 +22,7 @@ def tiny_config(model: str, dataset: str = "digits", *extra: str, seed: int = 0)
 
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path_factory, monkeypatch):
-    """Never read or download into the user's data folder from a test."""
+    """Never read or download into the user's data folder from a test; share one feature
+    extractor cache across the session (each dataset's extractor trains once)."""
     monkeypatch.setenv("GENBENCH_DATA", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("GENBENCH_FEATURES", str(tmp_path_factory.getbasetemp() / "features"))

@@ -1,29 +1,48 @@
 """The generative scorecard: the same metrics, computed the same way, for every generative model.
 
-A metric that does not apply to a model (a likelihood for a GAN) is absent, never zero.
+Likelihood (where the model has one), reconstruction (where it has an encoder), sample quality in
+the dataset's feature space against the test split, memorization, and cost. A metric that does
+not apply to a model (a likelihood for a GAN) is absent, never zero.
 """
 
 from __future__ import annotations
 
+import resource
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from genbench.config import EvalConfig
 from genbench.data.base import Dataset
+from genbench.evaluation.features import FeatureSpace
 from genbench.evaluation.images import save_grid
 from genbench.evaluation.likelihood import likelihood_metrics, reconstruction_metrics
+from genbench.evaluation.sample_quality import (
+    classifier_score,
+    density_coverage,
+    frechet_distance,
+    kernel_distance,
+    memorization,
+    nearest,
+    precision_recall,
+)
 
 
 @torch.no_grad()
 def score_generative(
-    model, data: Dataset, cfg: EvalConfig, seed: int, out_dir: Path | None = None
+    model,
+    data: Dataset,
+    cfg: EvalConfig,
+    seed: int,
+    out_dir: Path | None = None,
+    space: FeatureSpace | None = None,
 ) -> dict[str, Any]:
-    """Score a trained model on the test split; write samples.png and reconstructions.png.
-
-    Evaluation draws its own random numbers from `seed`, so a resumed run scores the same.
-    """
+    """Score a trained model on the test split; write samples.png, reconstructions.png and
+    memorization.png. Evaluation draws its random numbers from `seed`, so a resumed run scores
+    the same. Sample quality needs a feature `space` and `eval.quality_samples` > 0."""
     model.eval()
     device = model.device
     torch.manual_seed(seed)
@@ -34,15 +53,103 @@ def score_generative(
     metrics.update(reconstruction_metrics(model, x, cfg.batch_size))
 
     generator = torch.Generator(device=device).manual_seed(seed)
-    samples = model.sample(cfg.n_samples, generator=generator)
+    n = max(cfg.quality_samples, cfg.n_samples)
+    synchronize(device)
+    started = time.perf_counter()
+    samples = torch.cat(
+        [model.sample(min(500, n - i), generator=generator) for i in range(0, n, 500)]
+    )
+    synchronize(device)
+    metrics["samples_per_second"] = n / (time.perf_counter() - started)
+    samples = samples.cpu()
+    if space is not None and cfg.quality_samples > 0:
+        quality = sample_quality(samples[: cfg.quality_samples], data, space, seed)
+        metrics.update(quality)
+        if out_dir is not None and len(data.spec.shape) == 3:
+            save_closest_pairs(samples[: cfg.quality_samples], data, out_dir / "memorization.png")
     if out_dir is not None and len(data.spec.shape) == 3:
-        levels = data.spec.num_levels
-        save_grid(samples, levels, out_dir / "samples.png", cfg.grid_rows)
-        if hasattr(model, "reconstruct"):  # rows alternate: test images, their reconstructions
-            cols = max(1, cfg.n_samples // max(2, cfg.grid_rows))
-            row_pairs = min(max(1, cfg.grid_rows // 2), len(x) // cols)
-            originals = x[: row_pairs * cols]
-            pairs = torch.stack([originals, model.reconstruct(originals)])  # (2, m, *shape)
-            pairs = pairs.unflatten(1, (-1, cols)).transpose(0, 1).flatten(0, 2)  # (2m, *shape)
-            save_grid(pairs, levels, out_dir / "reconstructions.png", 2 * row_pairs)
+        save_grids(model, samples[: cfg.n_samples], x, data, cfg, out_dir)
     return metrics
+
+
+def sample_quality(
+    samples: Tensor, data: Dataset, space: FeatureSpace, seed: int
+) -> dict[str, Any]:
+    """Fréchet and kernel distance, precision/recall, density/coverage and the classifier score
+    of samples (n, *shape) against the test split in the feature space; memorization against
+    the training split in pixel space."""
+    fake, real = space.features(samples), space.features(data.test.x)
+    metrics: dict[str, Any] = {"fd": frechet_distance(fake, real)}
+    metrics["kd"], metrics["kd_std"] = kernel_distance(fake, real, seed=seed)
+    metrics |= precision_recall(fake, real) | density_coverage(fake, real)
+    probabilities = space.classify(samples)
+    if probabilities is not None:
+        metrics["classifier_score"] = classifier_score(probabilities)
+    metrics |= memorization(
+        pixels(samples, data), pixels(data.train.x, data), pixels(data.test.x, data)
+    )
+    metrics |= {"n_samples": len(samples), "feature_space": space.id}
+    if space.test_accuracy is not None:
+        metrics["feature_space_accuracy"] = space.test_accuracy
+    return metrics
+
+
+def reference_quality(
+    data: Dataset, space: FeatureSpace, n: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """The same metrics for real training images (the best a model can honestly do; their
+    memorized_fraction is 1 by construction) and for uniform noise over the levels (the
+    worst), each n examples against the test split."""
+    generator = torch.Generator().manual_seed(seed)
+    train = data.train.x[torch.randperm(len(data.train), generator=generator)[:n]]
+    shape = (n, *data.spec.shape)
+    noise = torch.randint(data.spec.num_levels, shape, generator=generator, dtype=torch.uint8)
+    return {
+        "train": sample_quality(train, data, space, seed),
+        "noise": sample_quality(noise, data, space, seed),
+    }
+
+
+def pixels(x: Tensor, data: Dataset) -> Tensor:
+    """Levels (n, *shape) -> (n, D) in [0, 1]."""
+    return x.float().flatten(1) / (data.spec.num_levels - 1)
+
+
+def save_closest_pairs(samples: Tensor, data: Dataset, path: Path, pairs: int = 8) -> None:
+    """The samples nearest to a training image, each above its nearest training image."""
+    distance, index = nearest(pixels(samples, data), pixels(data.train.x, data))
+    closest = distance.argsort()[:pairs]
+    grid = torch.cat([samples[closest], data.train.x[index[closest]]])
+    save_grid(grid, data.spec.num_levels, path, rows=2)
+
+
+def save_grids(
+    model, samples: Tensor, x: Tensor, data: Dataset, cfg: EvalConfig, out_dir: Path
+) -> None:
+    """samples.png, and reconstructions.png (rows alternate: test images, reconstructions)."""
+    levels = data.spec.num_levels
+    save_grid(samples, levels, out_dir / "samples.png", cfg.grid_rows)
+    if hasattr(model, "reconstruct"):
+        cols = max(1, cfg.n_samples // max(2, cfg.grid_rows))
+        row_pairs = min(max(1, cfg.grid_rows // 2), len(x) // cols)
+        originals = x[: row_pairs * cols]
+        pairs = torch.stack([originals, model.reconstruct(originals)])  # (2, m, *shape)
+        pairs = pairs.unflatten(1, (-1, cols)).transpose(0, 1).flatten(0, 2)  # (2m, *shape)
+        save_grid(pairs.cpu(), levels, out_dir / "reconstructions.png", 2 * row_pairs)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory(device: torch.device) -> dict[str, Any]:
+    """Peak memory of the run: GPU memory allocated by torch on a GPU, else the process's peak
+    resident set size (everything the process held, Python and libraries included)."""
+    if device.type == "cuda":
+        return {
+            "peak_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20,
+            "peak_memory_kind": "cuda-allocated",
+        }
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    return {"peak_memory_mb": rss_kb / 1024, "peak_memory_kind": "process-rss"}

@@ -105,6 +105,8 @@ IDENTITY = ("run_id", "model", "dataset", "seed", "status")
 METRIC_ORDER = (
     "bpd_kind", "bpd", "bpd_se", "bpd_iwae", "bpd_iwae_se", "bpd_iwae_k",
     "entropy_bpd", "entropy_gap", "entropy_gap_iwae", "recon_bpd", "recon_bpd_se", "recon_mse",
+    "fd", "kd", "precision", "recall", "density", "coverage", "classifier_score",
+    "memorized_fraction", "accuracy", "nll", "ece", "f1_macro", "likelihood_kind",
     "params", "train_seconds", "epochs", "best_epoch", "steps",
 )  # fmt: skip
 

@@ -1,0 +1,125 @@
+"""The domain feature space sample quality is measured in: a small CNN classifier trained on the
+dataset's own training split (Inception cannot be fetched here and means little on 8x8 digits).
+
+It is trained once per dataset with a fixed seed and cached under `<results>/features/`, keyed by
+the dataset, its parameters and a hash of this code and its config, then reused by every run.
+Its test accuracy travels with it: features of a poor classifier mean little. Datasets without
+labels (bars) are measured in pixel space instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from genbench.data.base import Dataset, Split
+from genbench.results.store import atomic_path
+
+# The extractor's own settings: part of its cache key, so changing one trains a new extractor.
+EXTRACTOR = {"channels": 32, "hidden": 128, "dropout": 0.3, "lr": 1e-3, "weight_decay": 0.0}
+TRAINING = {"max_epochs": 100, "patience": 10, "batch_size": 64, "seed": 0}
+
+
+@dataclass
+class FeatureSpace:
+    """Maps levels (n, *shape) to features (n, d); `classify` gives class probabilities (n, K)
+    where the space comes from a classifier."""
+
+    id: str  # e.g. "digits-cnn-3f2a9c1b07" or "bars-pixels"
+    net: nn.Module | None  # the trained CNN; None: pixels
+    num_levels: int
+    test_accuracy: float | None
+
+    @torch.no_grad()
+    def features(self, x: Tensor) -> Tensor:
+        unit = x.float() / (self.num_levels - 1)
+        if self.net is None:
+            return unit.flatten(1)
+        hidden = self.net.features(unit).flatten(1)
+        return self.net.head.net[:-1](hidden)  # the head's hidden layer: (n, hidden)
+
+    @torch.no_grad()
+    def classify(self, x: Tensor) -> Tensor | None:
+        if self.net is None:
+            return None
+        return torch.softmax(self.net(x.float() / (self.num_levels - 1)), dim=1)
+
+
+def cache_key(dataset: str, data_config: object) -> str:
+    """Dataset, its parameters (but not train_fraction: the extractor sees the whole train
+    split), this module's code and the network's code, hashed."""
+    from genbench.classifiers import neural
+    from genbench.nets import cnn
+
+    params = {k: v for k, v in dataclasses.asdict(data_config).items() if k != "train_fraction"}
+    blob = json.dumps([dataset, params, EXTRACTOR, TRAINING], sort_keys=True)
+    for module in (cnn, neural, inspect.getmodule(cache_key)):
+        blob += inspect.getsource(module)
+    return f"{dataset}-cnn-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def feature_space(
+    dataset: str, data: Dataset, data_config: object, cache_dir: Path
+) -> FeatureSpace:
+    """The dataset's feature space, trained now if it is not cached yet (under a lock, so
+    parallel runs train it once). `data` must hold the full train split."""
+    levels = data.spec.num_levels
+    if data.spec.num_classes is None or len(data.spec.shape) != 3:
+        return FeatureSpace(f"{dataset}-pixels", None, levels, None)
+    key = cache_key(dataset, data_config)
+    path = cache_dir / f"{key}.pt"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / f"{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            train_extractor(data, path)
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    net = build_net(data)
+    net.load_state_dict(saved["state_dict"])
+    return FeatureSpace(key, net.eval(), levels, saved["test_accuracy"])
+
+
+def build_net(data: Dataset) -> nn.Module:
+    from genbench.nets.cnn import CNN
+
+    c = EXTRACTOR
+    return CNN(data.spec.shape, data.spec.num_classes, c["channels"], c["hidden"], c["dropout"])
+
+
+def train_extractor(data: Dataset, path: Path) -> None:
+    """Train the CNN on the train split (best epoch on val), score it on test, save it."""
+    from genbench.classifiers.neural import ClassifierModule, NeuralClassifier
+    from genbench.config import resolve
+
+    trainer = dataclasses.replace(
+        resolve("cnn", None).trainer,
+        preset="default",
+        max_epochs=TRAINING["max_epochs"],
+        max_steps=-1,
+        patience=TRAINING["patience"],
+        batch_size=TRAINING["batch_size"],
+    )
+    config = resolve("cnn", None).model
+    config = dataclasses.replace(config, **EXTRACTOR)
+
+    def flat(split: Split):
+        return split.x.flatten(1).numpy(), split.y.numpy()
+
+    classifier = NeuralClassifier(
+        "cnn", data.spec.shape, data.spec.num_levels, config, trainer, seed=TRAINING["seed"]
+    )
+    classifier.fit(*flat(data.train), validation=flat(data.val))
+    x_test, y_test = flat(data.test)
+    accuracy = float((classifier.predict(x_test) == y_test).mean())
+    module: ClassifierModule = classifier.module_
+    state = {"state_dict": module.net.state_dict(), "test_accuracy": accuracy}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

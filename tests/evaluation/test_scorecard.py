@@ -1,0 +1,49 @@
+"""The scorecard end to end: the feature space is trained once and reused, the references order
+as they must, and every generative model gets the same keys."""
+
+import json
+
+import genbench.evaluation.features as features
+from genbench.config import resolve
+from genbench.runner import load_dataset, run
+from tests.conftest import tiny_config
+
+QUALITY_KEYS = {
+    "fd", "kd", "precision", "recall", "density", "coverage", "classifier_score",
+    "memorized_fraction", "samples_per_second", "train_examples_per_second", "peak_memory_mb",
+    "n_samples", "feature_space",
+}  # fmt: skip
+
+
+def test_feature_space_is_trained_once_and_is_a_good_classifier(tmp_path, monkeypatch):
+    cfg = resolve("vae", "digits")
+    data = load_dataset(cfg)
+    space = features.feature_space("digits", data, cfg.data, tmp_path)
+    assert space.test_accuracy >= 0.97  # its features mean something
+    assert space.features(data.test.x[:5]).shape == (5, features.EXTRACTOR["hidden"])
+    calls = []
+    monkeypatch.setattr(features, "train_extractor", lambda *a: calls.append(a))
+    again = features.feature_space("digits", data, cfg.data, tmp_path)
+    assert calls == [] and again.id == space.id  # reused from the cache, not retrained
+
+
+def test_scorecard_keys_and_reference_order(tmp_path):
+    cfg = tiny_config("vae", "digits", "trainer.max_epochs=10", "eval.quality_samples=300")
+    result = run(cfg, tmp_path).result
+    m = result["metrics"]
+    assert set(m) >= QUALITY_KEYS and m["n_samples"] == 300
+    references = {}
+    for path in (tmp_path / "runs").glob("reference-*/result.json"):
+        record = json.loads(path.read_text())
+        references[record["model"]] = record["metrics"]
+    assert set(references) == {"reference-train", "reference-noise"}
+    assert references["reference-train"]["fd"] < m["fd"] < references["reference-noise"]["fd"]
+    assert references["reference-train"]["memorized_fraction"] == 1.0  # copies, by definition
+    assert references["reference-noise"]["precision"] < m["precision"]
+    assert (tmp_path / "runs" / result["run_id"] / "memorization.png").is_file()
+
+
+def test_bars_is_measured_in_pixel_space(tmp_path):
+    m = run(tiny_config("vae", "bars", "eval.quality_samples=200"), tmp_path).result["metrics"]
+    assert m["feature_space"] == "bars-pixels" and "classifier_score" not in m
+    assert 0.0 <= m["precision"] <= 1.0
