@@ -48,6 +48,7 @@ DATASETS: dict[str, Entry] = {
 }
 
 MODELS: dict[str, Entry] = {
+    "gan": Entry("genbench.models.gan:GAN", "GAN (DCGAN conv nets), NS or WGAN-GP; no likelihood"),
     "ae": Entry(
         "genbench.models.autoencoder:Autoencoder",
         "deterministic autoencoder; samples from a Gaussian mixture fitted to its latents",

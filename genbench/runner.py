@@ -74,7 +74,13 @@ def build_model(cfg: RunConfig, data: Dataset):
             f"{cfg.dataset_name}, whose features are continuous; use a classifier there"
         )
     pl.seed_everything(cfg.seed, verbose=False)
-    return model_cls(data.spec, cfg.model)
+    model = model_cls(data.spec, cfg.model)
+    if not model.automatic_optimization and cfg.trainer.gradient_clip_val > 0:
+        raise GenbenchError(
+            f"trainer.gradient_clip_val must be 0 for {cfg.model_name}: it steps its own "
+            "optimizers, and Lightning clips only what it steps"
+        )
+    return model
 
 
 def build_classifier(cfg: RunConfig, data: Dataset, directory: Path):

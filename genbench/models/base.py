@@ -41,7 +41,6 @@ class GenerativeModel(EpochLossLogging, pl.LightningModule):
         super().__init__()
         self.spec = spec
         self.config = config
-        self._loss_totals: dict[str, tuple[Tensor, int]] = {}  # see EpochLossLogging
         if self.conditional:
             if spec.num_classes is None:
                 raise GenbenchError("model.conditional needs a labelled dataset (e.g. digits)")

@@ -1,0 +1,153 @@
+import csv
+import math
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from genbench.data.loader import TensorDataModule
+from genbench.errors import GenbenchError
+from genbench.models.gan import (
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    to_levels,
+    to_signed,
+)
+from genbench.runner import build_model, load_dataset, run
+from genbench.training import Diverged, DivergenceGuard
+from tests.conftest import tiny_config
+
+REAL = torch.tensor([2.0, -1.0])  # discriminator logits
+FAKE = torch.tensor([0.5, -3.0])
+
+
+def sigmoid(t):
+    return 1 / (1 + math.exp(-t))
+
+
+def test_non_saturating_losses_are_binary_cross_entropies():
+    """L_D = BCE(real, label 1) + BCE(fake, label 0); L_G = BCE(fake, label 1), by hand."""
+    d = -sum(math.log(sigmoid(float(t))) for t in REAL) / 2
+    d -= sum(math.log(1 - sigmoid(float(t))) for t in FAKE) / 2
+    g = -sum(math.log(sigmoid(float(t))) for t in FAKE) / 2
+    assert discriminator_loss("non-saturating", REAL, FAKE).item() == pytest.approx(d)
+    assert generator_loss("non-saturating", FAKE).item() == pytest.approx(g)
+
+
+def test_wasserstein_losses_are_differences_of_mean_scores():
+    assert discriminator_loss("wgan-gp", REAL, FAKE).item() == pytest.approx(-1.25 - 0.5)
+    assert generator_loss("wgan-gp", FAKE).item() == pytest.approx(1.25)
+
+
+def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
+    """D(x) = w.x + b has gradient w everywhere: penalty lambda (|w| - 1)^2 = 10 * 4^2, and its
+    gradient with respect to w is 2 lambda (|w| - 1) w / |w| (the critic learns from it)."""
+    w = torch.tensor([3.0, 0.0, 4.0, 0.0], requires_grad=True)  # |w| = 5
+    torch.manual_seed(0)
+    real, fake = torch.rand(6, 1, 2, 2), torch.rand(6, 1, 2, 2)
+    penalty = gradient_penalty(lambda x: x.flatten(1) @ w + 0.3, real, fake, weight=10.0)
+    assert penalty.item() == pytest.approx(160.0)
+    penalty.backward()
+    assert torch.allclose(w.grad, 2 * 10.0 * 4.0 * w.detach() / 5.0)
+
+
+@pytest.mark.parametrize("levels", [2, 17, 256])
+def test_dequantized_levels_fill_their_bins_and_round_back(levels):
+    x = torch.arange(levels)
+    for noise in (torch.full((levels,), 1e-3), torch.full((levels,), 1 - 1e-3), None):
+        y = to_signed(x, levels, noise)
+        assert y.min() >= -1 and y.max() <= 1
+        assert torch.equal(to_levels(y, levels), x)
+    lower, upper = (
+        to_signed(x, levels, torch.zeros(levels)),
+        to_signed(x, levels, torch.ones(levels)),
+    )
+    assert lower[0] == -1 and upper[-1] == 1 and torch.allclose(lower[1:], upper[:-1])  # tiled
+    centres = to_signed(x, levels)
+    assert torch.allclose(centres, -centres.flip(0))  # symmetric about 0
+    assert torch.equal(to_levels(torch.tensor([-1.0, 1.0]), levels), torch.tensor([0, levels - 1]))
+
+
+def mean_image_distance(model, data):
+    """RMS difference, in levels, between the mean of 1000 samples and the training mean."""
+    model.eval()
+    with torch.no_grad():
+        x = model.sample(1000, generator=torch.Generator().manual_seed(0)).float()
+    model.train()
+    return (x.mean(0) - data.train.x.float().mean(0)).pow(2).mean().sqrt().item()
+
+
+@pytest.mark.parametrize(("loss", "lr"), [("non-saturating", 2e-4), ("wgan-gp", 1e-3)])
+def test_training_moves_the_samples_toward_the_data(loss, lr, tmp_path):
+    """Six epochs on digits (102 D steps) bring the samples' mean image much closer to the data's
+    than the untrained generator's mid-grey: a G step of the wrong sign, or none, would not."""
+    cfg = tiny_config(
+        "gan",
+        "digits",
+        f"model.loss={loss}",
+        f"model.lr={lr}",
+        "model.width=16",
+        "model.latent_dim=16",
+    )
+    data = load_dataset(cfg)
+    model = build_model(cfg, data)
+    before = mean_image_distance(model, data)
+    trainer = pl.Trainer(
+        max_epochs=6,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, datamodule=TensorDataModule(data, 64, 1000, seed=0))
+    after = mean_image_distance(model, data)
+    assert after < 0.7 * before, (before, after)
+    assert not (tmp_path / "samples").exists()  # a Trainer without a logger writes no grids
+
+
+def test_a_run_writes_a_grid_and_logs_both_losses_every_epoch(tmp_path):
+    cfg = tiny_config("gan", "digits", "trainer.max_epochs=2")
+    outcome = run(cfg, tmp_path)
+    samples = outcome.directory / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    with open(outcome.directory / "logs" / "version_0" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    for row in rows:
+        assert all(math.isfinite(float(row[k])) for k in ("train_d_loss", "train_g_loss"))
+    batches = math.ceil(1077 / cfg.trainer.batch_size)  # digits' training split
+    assert outcome.result["metrics"]["steps"] == 2 * (batches + batches)  # one D, one G step
+
+
+def test_wgan_gp_steps_the_generator_after_every_n_critic_critic_steps(tmp_path):
+    cfg = tiny_config("gan", "digits", "model.loss=wgan-gp", "trainer.max_epochs=1")
+    outcome = run(cfg, tmp_path)
+    batches = math.ceil(1077 / cfg.trainer.batch_size)
+    assert outcome.result["metrics"]["steps"] == batches + batches // 5
+
+
+def test_a_non_finite_loss_is_caught_by_the_divergence_guard():
+    cfg = tiny_config("gan")
+    data = load_dataset(cfg)
+    model = build_model(cfg, data)
+    with torch.no_grad():
+        model.discriminator.net[-1].bias.fill_(float("nan"))
+    trainer = pl.Trainer(
+        max_steps=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[DivergenceGuard()],
+    )
+    with pytest.raises(Diverged):
+        trainer.fit(model, datamodule=TensorDataModule(data, 64, 1000, seed=0))
+
+
+def test_n_critic_below_one_is_refused():
+    cfg = tiny_config("gan", "digits", "model.n_critic=0")
+    with pytest.raises(GenbenchError, match="n_critic"):
+        build_model(cfg, load_dataset(cfg))
