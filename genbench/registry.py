@@ -57,6 +57,10 @@ MODELS: dict[str, Entry] = {
         "genbench.models.vae:VAE",
         "variational autoencoder (MLP); ELBO and IWAE bounds on log p(x)",
     ),
+    "transformer": Entry(
+        "genbench.models.transformer:Transformer",
+        "decoder-only transformer over pixels in raster order; exact log p(x)",
+    ),
 }
 
 CLASSIFIERS: dict[str, Entry] = {
@@ -79,6 +83,10 @@ CLASSIFIERS: dict[str, Entry] = {
     "bayes-vae": Entry(
         "genbench.classifiers.bayes:BayesVAE",
         "generative classifier: conditional VAE p(x|y), Bayes' rule with its IWAE bound",
+    ),
+    "bayes-transformer": Entry(
+        "genbench.classifiers.bayes:BayesTransformer",
+        "generative classifier: conditional transformer p(x|y), Bayes' rule, exact likelihood",
     ),
 }
 

@@ -1,7 +1,8 @@
 """Generative classifiers by Bayes' rule, over any registered generative model with a likelihood.
 
-A class-conditional model p(x|y) is trained with the labels where the model supports it (a
-conditional VAE: `model.conditional: true`), else one model per class on that class's examples;
+A class-conditional model p(x|y) is trained with the labels where the model supports it
+(`model.conditional: true`: the VAE, the transformer), else one model per class on that class's
+examples;
 the prior p(y) is the class frequency in the training labels, and
 
     predict(x)       = argmax_y  log p(x|y) + log p(y)
@@ -257,3 +258,4 @@ def bayes_family(model: str) -> type[BayesFamily]:
 
 
 BayesVAE = bayes_family("vae")
+BayesTransformer = bayes_family("transformer")
