@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
+
+import yaml
 
 from genbench.errors import GenbenchError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-RESULT_FORMATS = ("table", "csv", "json", "markdown")
+RESULT_FORMATS = ("table", "csv", "json", "markdown", "latex")
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,6 +61,40 @@ def build_parser() -> Parser:
     run.add_argument(
         "--force", action="store_true", help="retrain even if this run already finished"
     )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is training this run, wait for it instead of failing",
+    )
+
+    suite = commands.add_parser("suite", help="run a grid of runs: models x datasets x seeds")
+    suite.add_argument(
+        "spec", nargs="?", help="a suite preset (quick, digits, data-efficiency) or a YAML file"
+    )
+    suite.add_argument("--models", help="comma-separated models (instead of or over the spec's)")
+    suite.add_argument("--datasets", help="comma-separated datasets")
+    suite.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
+    suite.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override for every run (repeatable)",
+    )  # fmt: skip
+    suite.add_argument(
+        "--grid", action="append", default=[], metavar="KEY=V1,V2",
+        help="sweep a key over values, e.g. --grid data.train_fraction=0.1,0.5,1 (repeatable)",
+    )  # fmt: skip
+    suite.add_argument("--workers", type=int, default=1, help="runs at a time (default 1)")
+    suite.add_argument(
+        "--threads-per-run", type=int,
+        help="threads per run (default 1, so numbers do not depend on --workers)",
+    )  # fmt: skip
+    suite.add_argument("--backend", choices=("local", "ray"), default="local")
+    suite.add_argument("--ray-address", help="Ray cluster address (default: a local instance)")
+    suite.add_argument(
+        "--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task asks for (ray backend)"
+    )
+    suite.add_argument("--retry-failed", action="store_true", help="rerun runs that failed")
+    suite.add_argument("--dry-run", action="store_true", help="list the runs, run nothing")
+    suite.add_argument("--out", type=Path, default=Path("results"), help="results folder")
 
     results = commands.add_parser("results", help="print the table of stored runs")
     results.add_argument(
@@ -75,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # usage errors (code 2) and --help (code 0)
         return int(exit_.code or 0)
     try:
-        return {"run": cmd_run, "results": cmd_results, "list": cmd_list}[args.command](args)
+        commands = {"run": cmd_run, "suite": cmd_suite, "results": cmd_results, "list": cmd_list}
+        return commands[args.command](args)
     except GenbenchError as e:
         print(f"genbench: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -99,7 +137,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     def announce(line: str) -> None:
         print(f"genbench: {line}", file=sys.stderr, flush=True)
 
-    outcome = run(cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce)
+    outcome = run(
+        cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce, wait=args.wait
+    )
+    if outcome is None:  # a secondary rank of a multi-process run: rank 0 reports
+        return 0
     print(summary(outcome.result, outcome.directory, outcome.reused))
     return 0
 
@@ -159,6 +201,63 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
     return "\n".join([head] + [f"  {label:<{width}}  {value}" for label, value in rows])
 
 
+def cmd_suite(args: argparse.Namespace) -> int:
+    from genbench.suite import SuiteSpec, expand, load_spec, run_suite
+
+    spec = load_spec(args.spec) if args.spec else SuiteSpec(models=[], datasets=[])
+    if args.models:
+        spec.models = args.models.split(",")
+    if args.datasets:
+        spec.datasets = args.datasets.split(",")
+    if args.seeds:
+        try:
+            spec.seeds = [int(seed) for seed in args.seeds.split(",")]
+        except ValueError:
+            raise GenbenchError(f"--seeds takes integers like 0,1,2, got '{args.seeds}'") from None
+    for text in args.grid:
+        key, sep, values = text.partition("=")
+        if not sep or not values:
+            raise GenbenchError(
+                f"bad --grid '{text}': expected key=v1,v2, e.g. data.train_fraction=0.1,1"
+            )
+        spec.grid[key] = [yaml.safe_load(v) for v in values.split(",")]
+    if not spec.models or not spec.datasets:
+        raise GenbenchError(
+            "a suite needs models and datasets: name a preset or pass --models and --datasets"
+        )
+    if args.workers < 1:
+        raise GenbenchError(f"--workers must be at least 1, got {args.workers}")
+    plans, skipped = expand(spec, args.overrides)
+    for note in skipped:
+        print(f"genbench: skipped {note}", file=sys.stderr)
+    if args.dry_run:
+        for plan in plans:
+            print(plan.cfg.run_id, "genbench", " ".join(plan.command))
+        return 0
+    from genbench.results.store import ensure_writable
+
+    ensure_writable(args.out)
+    live = sys.stderr.isatty()
+    last = [0.0]
+
+    def report(line: str) -> None:
+        """Progress lines (indented) redraw in place on a terminal; in logs, one every 15 s."""
+        if line.startswith("  ") and line.strip()[0].isdigit():
+            if live:
+                print(f"\r{line.strip()}\033[K", end="", file=sys.stderr, flush=True)
+                return
+            if time.perf_counter() - last[0] < 15:
+                return
+            last[0] = time.perf_counter()
+        print(("\n" if live else "") + f"genbench: {line.strip()}", file=sys.stderr, flush=True)
+
+    progress = run_suite(
+        plans, args.out, args.workers, args.backend, args.ray_address, args.retry_failed,
+        args.threads_per_run, report, args.gpus_per_run,
+    )  # fmt: skip
+    return 0 if progress.failed == 0 else 1
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from genbench.results.store import load_results
 
@@ -172,6 +271,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(table.to_json(orient="records", indent=2))
     elif args.format == "markdown":
         print(table.to_markdown(index=False, floatfmt=".4g"))
+    elif args.format == "latex":
+        print(table.to_latex(index=False, float_format="%.4g", na_rep="--"))
     else:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0

@@ -6,6 +6,7 @@ interrupted one resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
@@ -13,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -110,14 +111,22 @@ def run(
     force: bool = False,
     progress: bool | None = None,
     announce: Callable[[str], None] | None = None,
-) -> RunOutcome:
+    wait: bool = False,
+) -> RunOutcome | None:
     """Train and score one run, or return the stored result of the same finished run.
 
     `announce` is called with a one-line description once the inputs are known to be valid
-    and training is about to start.
+    and training is about to start. If another process is training the same run, fail at
+    once, or with `wait` wait for it (and then reuse its result). In the processes Lightning
+    starts for the other ranks of a multi-process run (trainer.strategy=ddp), it trains along
+    and returns None: rank 0 evaluates and writes.
     """
-    ensure_writable(out)
     directory = run_dir(out, cfg.run_id)
+    if secondary_process():  # another rank of a multi-process run: train along, rank 0 writes
+        data = load_dataset(cfg, data_dir)
+        train_and_score(cfg, data, build_model(cfg, data), directory, False, None)
+        return None
+    ensure_writable(out)
     previous = read_result(directory)
     if previous is not None and previous.get("status") in FINISHED and not force:
         return RunOutcome(previous, directory, reused=True)
@@ -128,7 +137,7 @@ def run(
     # building raises GenbenchError if the model does not fit the data: before anything is written
     classifier = is_classifier(cfg.model_name)
     model = build_classifier(cfg, data, directory) if classifier else build_model(cfg, data)
-    with run_lock(directory):
+    with run_lock(directory, wait=wait):
         previous = read_result(directory)  # another process may have finished it meanwhile
         if previous is not None and previous.get("status") in FINISHED and not force:
             return RunOutcome(previous, directory, reused=True)
@@ -138,12 +147,22 @@ def run(
         if classifier:
             result = fit_and_score(cfg, data, model, directory, announce)
         else:
-            space = lambda: quality_space(cfg, data, data_dir, out)  # noqa: E731
+            # before training: a multi-process run's environment must not reach the extractor's
+            # own Trainer, and later runs find it cached
+            space = (
+                quality_space(cfg, data, data_dir, out) if cfg.eval.quality_samples > 0 else None
+            )
             result = train_and_score(cfg, data, model, directory, progress, announce, space)
         result["timings"]["data_seconds"] = data_seconds
         result["timings"]["total_seconds"] = time.perf_counter() - started
         write_json_atomic(directory / RESULT, result)
     return RunOutcome(result, directory, reused=False)
+
+
+def secondary_process() -> bool:
+    """Whether this process is one Lightning started for a rank other than 0 (it sets
+    LOCAL_RANK and NODE_RANK in their environment)."""
+    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
 def clear_run(directory: Path) -> None:
@@ -160,10 +179,10 @@ def train_and_score(
     directory: Path,
     progress: bool | None,
     announce: Callable[[str], None] | None,
-    space: Callable[[], Any] = lambda: None,
+    space: Any = None,
 ) -> dict[str, Any]:
     """Fit (resuming from last.ckpt if there is one), then score the best checkpoint; `space`
-    gives the feature space sample quality is measured in (None: not measured)."""
+    is the feature space sample quality is measured in (None: not measured)."""
     last = directory / "checkpoints" / "last.ckpt"
     resumed_from = str(last) if last.exists() else None
     if announce is not None:
@@ -184,6 +203,8 @@ def train_and_score(
         signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning set it to ignore
         raise KeyboardInterrupt from None
     train_seconds = clock.seconds
+    if not trainer.is_global_zero:
+        return {}
 
     metrics: dict[str, Any] = {
         "train_seconds": train_seconds,
@@ -203,8 +224,7 @@ def train_and_score(
         model.eval()
         model.after_training(data.train.to(model.device))
         evaluate_started = time.perf_counter()
-        quality = space() if cfg.eval.quality_samples > 0 else None
-        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory, quality))
+        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory, space))
         eval_seconds = time.perf_counter() - evaluate_started
         seen = trainer.current_epoch * len(data.train)
         metrics["train_examples_per_second"] = seen / train_seconds if train_seconds else None
@@ -233,9 +253,25 @@ def quality_space(cfg: RunConfig, data: Dataset, data_dir: Path | None, out: Pat
             .load()
             .load(cfg.data, data_dir or default_data_dir())
         )
-    space = feature_space(cfg.dataset_name, full, cfg.data, features_dir(out))
-    write_references(cfg, full, space, out)
+    with preserved_rng():  # training the extractor (the first time) must not change the run's
+        space = feature_space(cfg.dataset_name, full, cfg.data, features_dir(out))
+        write_references(cfg, full, space, out)
     return space
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore torch's, numpy's and Python's global random states afterwards."""
+    import random
+
+    import numpy as np
+    import torch
+
+    states = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        yield
+    random.setstate(states[0])
+    np.random.set_state(states[1])
 
 
 def write_references(cfg: RunConfig, data: Dataset, space: Any, out: Path) -> None:

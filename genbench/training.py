@@ -135,7 +135,7 @@ class EpochLines(Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         now = time.perf_counter()
-        if now - self.last < self.every and not trainer.should_stop:
+        if not trainer.is_global_zero or (now - self.last < self.every and not trainer.should_stop):
             return
         self.last = now
         metrics = trainer.callback_metrics

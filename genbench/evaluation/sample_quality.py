@@ -30,7 +30,8 @@ class _Features(nn.Module):
 def frechet_distance(fake: Tensor, real: Tensor) -> float:
     """||mu_f - mu_r||^2 + Tr(S_f + S_r - 2 (S_f S_r)^(1/2)) between Gaussians fitted to two
     feature sets (n, d) (Heusel et al., 2017), via torchmetrics."""
-    metric = FrechetInceptionDistance(feature=_Features(real.shape[1]))
+    # sync_on_compute=False: the features are all here, even after a multi-process run
+    metric = FrechetInceptionDistance(feature=_Features(real.shape[1]), sync_on_compute=False)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     return float(metric.compute())
@@ -45,7 +46,10 @@ def kernel_distance(
     with warnings.catch_warnings():  # it warns that it keeps the features: these are small
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(
-            feature=_Features(real.shape[1]), subsets=subsets, subset_size=size
+            feature=_Features(real.shape[1]),
+            subsets=subsets,
+            subset_size=size,
+            sync_on_compute=False,
         )
     metric.update(real.float(), real=True)  # float32: the kernel sums are O(n^2 d), 2x faster
     metric.update(fake.float(), real=False)

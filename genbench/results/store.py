@@ -59,12 +59,13 @@ def ensure_writable(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def run_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a run folder, so two processes never train the same run."""
+def run_lock(directory: Path, wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on a run folder, so two processes never train the same run; if
+    another holds it, fail at once, or with `wait` block until it is released."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "another process"

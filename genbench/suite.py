@@ -1,0 +1,315 @@
+"""Suites: a grid of runs (models x datasets x seeds x parameter lists), executed resumably.
+
+A suite expands to RunConfigs up front (so a bad name or key fails before anything runs), skips
+runs already finished in the store, and executes the rest on a backend:
+
+- local: `--workers N` runs at a time, each a `genbench run` subprocess with its share of the
+  cores as threads. Children die with the suite (Linux parent-death signal) and a restarted
+  suite resumes interrupted runs from their checkpoints;
+- ray: each run is a Ray task with its CPU/GPU needs, on a local or remote Ray cluster; the
+  task returns the run's files and the driver writes them into the store.
+
+A run that crashes is recorded with status "failed" and is rerun only with --retry-failed; a
+diverged run is finished, like a done one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genbench.config import CONFIG_DIR, RunConfig, parse_override, resolve
+from genbench.errors import GenbenchError, unknown_choice
+from genbench.registry import is_classifier, lookup
+from genbench.results.store import (
+    FINISHED,
+    RESULT,
+    read_result,
+    run_dir,
+    write_json_atomic,
+)
+
+SUITE_KEYS = ("description", "models", "datasets", "seeds", "set", "per_model", "grid")
+
+
+@dataclass
+class SuiteSpec:
+    """What to run: every model on every dataset with every seed and every grid combination,
+    each with the `set` overrides, then the model's own `per_model` overrides."""
+
+    models: list[str]
+    datasets: list[str]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    set: list[str] = field(default_factory=list)
+    per_model: dict[str, list[str]] = field(default_factory=dict)  # overrides for one model
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass
+class PlannedRun:
+    cfg: RunConfig
+    overrides: list[str]  # what `genbench run` needs beyond model, dataset and seed
+
+    @property
+    def command(self) -> list[str]:
+        """The `genbench run` arguments that reproduce this run."""
+        args = ["run", "--model", self.cfg.model_name, "--dataset", self.cfg.dataset_name]
+        args += ["--seed", str(self.cfg.seed)]
+        for override in self.overrides:
+            args += ["--set", override]
+        return args
+
+
+def load_spec(name_or_path: str) -> SuiteSpec:
+    """A suite preset by name (configs/suites/NAME.yaml) or a YAML file's path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / "suites" / f"{name_or_path}.yaml"
+    if not path.is_file():
+        presets = sorted(p.stem for p in (CONFIG_DIR / "suites").glob("*.yaml"))
+        if Path(name_or_path).suffix:
+            raise GenbenchError(f"suite file {name_or_path} not found")
+        raise unknown_choice("suite", name_or_path, presets)
+    content = yaml.safe_load(path.read_text()) or {}
+    unknown = set(content) - set(SUITE_KEYS)
+    if unknown:
+        raise GenbenchError(
+            f"{path}: unknown key {sorted(unknown)[0]}; valid: {', '.join(SUITE_KEYS)}"
+        )
+    return SuiteSpec(**content)
+
+
+def expand(spec: SuiteSpec, extra_overrides: list[str] = ()) -> tuple[list[PlannedRun], list[str]]:
+    """Every run of the suite, validated, and a note for each combination that does not apply
+    (a classifier on unlabelled data, a generative model on continuous features)."""
+    for key in spec.grid:
+        parse_override(f"{key}=0")  # the grid's keys have the section.key form
+    names = list(spec.grid)
+    combos = list(itertools.product(*(spec.grid[k] for k in names))) or [()]
+    plans, skipped = [], []
+    applicable = applicability(spec.models, spec.datasets)
+    for model, dataset in itertools.product(spec.models, spec.datasets):
+        reason = applicable.get((model, dataset))
+        if reason:
+            skipped.append(f"{model} on {dataset}: {reason}")
+            continue
+        for seed, combo in itertools.product(spec.seeds, combos):
+            # JSON is YAML: the values read back as they were written
+            grid = [f"{k}={json.dumps(v)}" for k, v in zip(names, combo, strict=True)]
+            overrides = [*spec.set, *spec.per_model.get(model, []), *grid, *extra_overrides]
+            plans.append(PlannedRun(resolve(model, dataset, int(seed), overrides), overrides))
+    return plans, skipped
+
+
+def applicability(models: list[str], datasets: list[str]) -> dict[tuple[str, str], str]:
+    """(model, dataset) -> why the model does not apply there, for the pairs that do not."""
+    from genbench.runner import load_dataset
+
+    specs = {}
+    for dataset in datasets:
+        lookup("dataset", dataset)
+        specs[dataset] = load_dataset(resolve("logreg", dataset)).spec
+    reasons = {}
+    for model, dataset in itertools.product(models, datasets):
+        lookup("model", model)
+        spec = specs[dataset]
+        if is_classifier(model) and spec.num_classes is None:
+            reasons[model, dataset] = "a classifier needs labels"
+        elif not is_classifier(model) and spec.num_levels is None:
+            reasons[model, dataset] = "a generative model needs discrete levels"
+    return reasons
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the suite process dies (Linux), so a killed suite
+    leaves no orphans training on; SIGTERM makes the run save its state and stop."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Progress:
+    """Counts and the live line: done/running/failed, elapsed, estimated remaining."""
+
+    total: int
+    workers: int
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    durations: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        left = self.total - self.done - self.failed
+        text = f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed"
+        text += f", {fmt(elapsed)} elapsed"
+        if self.durations and left:
+            mean = sum(self.durations) / len(self.durations)
+            text += f", ~{fmt(mean * left / max(1, min(self.workers, left)))} left"
+        return text
+
+
+def fmt(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def run_suite(
+    plans: list[PlannedRun],
+    out: Path,
+    workers: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    retry_failed: bool = False,
+    threads: int | None = None,
+    report: Callable[[str], None] = print,
+    gpus_per_run: float = 0.0,
+) -> Progress:
+    """Execute the runs not finished yet; returns the final counts."""
+    todo = []
+    progress = Progress(len(plans), workers)
+    for plan in plans:
+        previous = read_result(run_dir(out, plan.cfg.run_id))
+        status = None if previous is None else previous.get("status")
+        if status in FINISHED:
+            progress.done += 1
+        elif status == "failed" and not retry_failed:
+            progress.failed += 1
+        else:
+            todo.append(plan)
+    report(
+        f"suite: {len(plans)} runs: {progress.done} finished earlier, {progress.failed} failed "
+        f"earlier (--retry-failed reruns them), {len(todo)} to run"
+    )
+    # one thread per run unless asked: BLAS and parallel reductions change the last bits of
+    # results with the thread count, so a run's numbers must not depend on --workers
+    threads = threads or 1
+    cores = os.cpu_count() or 1
+    if workers * threads > cores:
+        report(f"note: {workers} workers x {threads} threads exceed the {cores} cores here")
+    if backend == "local":
+        run_local(todo, out, workers, threads, progress, report)
+    elif backend == "ray":
+        from genbench.suite_ray import run_ray
+
+        run_ray(todo, out, workers, threads, ray_address, progress, report, gpus_per_run)
+    else:
+        raise GenbenchError(f"unknown backend '{backend}'; valid: local, ray")
+    report(f"suite finished: {progress.line()}")
+    return progress
+
+
+def run_local(
+    todo: list[PlannedRun],
+    out: Path,
+    workers: int,
+    threads: int,
+    progress: Progress,
+    report: Callable[[str], None],
+) -> None:
+    """At most `workers` `genbench run` subprocesses at a time, each with `threads` threads."""
+    threads_env = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    env = {**os.environ, **dict.fromkeys(threads_env, str(threads))}
+    pending = list(todo)
+    running: dict[subprocess.Popen, tuple[PlannedRun, float]] = {}
+    last_line = 0.0
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                plan = pending.pop(0)
+                directory = run_dir(out, plan.cfg.run_id)
+                directory.mkdir(parents=True, exist_ok=True)
+                log = open(directory / "run.log", "a")  # noqa: SIM115 (closed when it ends)
+                # --wait: if a run of a killed suite is still shutting down, wait for its lock
+                command = [
+                    sys.executable,
+                    "-m",
+                    "genbench",
+                    *plan.command,
+                    "--out",
+                    str(out),
+                    "--wait",
+                ]
+                process = subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    preexec_fn=_die_with_parent,
+                )
+                log.close()
+                running[process] = (plan, time.perf_counter())
+            progress.running = len(running)
+            for process in [p for p in running if p.poll() is not None]:
+                plan, started = running.pop(process)
+                finish(
+                    plan, process.returncode, time.perf_counter() - started, out, progress, report
+                )
+            progress.running = len(running)
+            if time.perf_counter() - last_line >= 2.0:
+                report(f"  {progress.line()}")
+                last_line = time.perf_counter()
+            time.sleep(0.2)
+    finally:
+        for process in running:  # interrupted: stop the children, which save their state
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait()
+
+
+def finish(
+    plan: PlannedRun,
+    code: int,
+    seconds: float,
+    out: Path,
+    progress: Progress,
+    report: Callable[[str], None],
+) -> None:
+    """Count a finished subprocess; record a crash as a failed run."""
+    directory = run_dir(out, plan.cfg.run_id)
+    result = read_result(directory)
+    status = None if result is None else result.get("status")
+    if status in FINISHED:
+        progress.done += 1
+        progress.durations.append(seconds)
+        return
+    if code == 130:  # interrupted (SIGTERM/SIGINT): not a failure, resumes next time
+        report(f"  interrupted: {plan.cfg.run_id}")
+        return
+    progress.failed += 1
+    log = directory / "run.log"
+    tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+    reason = tail[0] if tail else f"exit code {code}"
+    write_failure(plan, out, reason, exit_code=code)
+    report(f"  failed: {plan.cfg.run_id}: {reason} (log: {log})")
+
+
+def write_failure(plan: PlannedRun, out: Path, reason: str, **extra: Any) -> None:
+    """Store a run that crashed: status failed, with the reason; rerun with --retry-failed."""
+    record = {
+        "run_id": plan.cfg.run_id,
+        "model": plan.cfg.model_name,
+        "dataset": plan.cfg.dataset_name,
+        "seed": plan.cfg.seed,
+        "status": "failed",
+        "error": reason,
+        **extra,
+        "metrics": {},
+        "config": plan.cfg.to_dict(),
+    }
+    write_json_atomic(run_dir(out, plan.cfg.run_id) / RESULT, record)

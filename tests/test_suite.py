@@ -1,0 +1,126 @@
+"""Suites: expansion, resume after a kill, identical numbers with 1 or 2 workers, Ray."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from genbench.cli import main
+from genbench.errors import GenbenchError
+from genbench.results.store import read_result
+from genbench.suite import SuiteSpec, expand, run_suite, write_failure
+from tests.conftest import QUICK, TINY
+
+TINY_SET = [*QUICK, *TINY["vae"], "trainer.max_epochs=2"]
+
+
+def tiny_suite(seeds=(0, 1), models=("vae", "logreg")) -> SuiteSpec:
+    return SuiteSpec(
+        models=list(models), datasets=["digits"], seeds=list(seeds), set=QUICK,
+        per_model={"vae": [*TINY["vae"], "trainer.max_epochs=2"]},
+    )  # fmt: skip
+
+
+def metrics_by_run(out):
+    return {
+        p.name: json.loads((p / "result.json").read_text())["metrics"]
+        for p in (out / "runs").iterdir()
+        if (p / "result.json").exists() and not p.name.startswith("reference")
+    }
+
+
+def strip_timings(metrics):
+    drop = {"train_seconds", "fit_seconds", "predict_seconds", "samples_per_second",
+            "train_examples_per_second", "peak_memory_mb"}  # fmt: skip
+    return {k: v for k, v in metrics.items() if k not in drop}
+
+
+def test_expansion_is_the_grid_and_skips_what_does_not_apply():
+    spec = SuiteSpec(
+        models=["vae", "logreg"], datasets=["digits", "bars"], seeds=[0, 1],
+        grid={"data.train_fraction": [0.5, 1.0]},
+    )  # fmt: skip
+    plans, skipped = expand(spec)
+    assert len(plans) == 2 * 2 * 2 + 1 * 1 * 2 * 2  # logreg does not apply to bars
+    assert skipped == ["logreg on bars: a classifier needs labels"]
+    assert len({p.cfg.run_id for p in plans}) == len(plans)
+    assert {p.cfg.data.train_fraction for p in plans} == {0.5, 1.0}
+    with pytest.raises(GenbenchError, match="unknown model 'nope'"):
+        expand(SuiteSpec(models=["nope"], datasets=["digits"]))
+    with pytest.raises(GenbenchError, match=r"unknown key 'model\.nope'"):
+        expand(SuiteSpec(models=["vae"], datasets=["digits"], set=["model.nope=1"]))
+
+
+def test_one_and_two_workers_give_identical_numbers(tmp_path):
+    plans, _ = expand(tiny_suite())
+    for workers in (1, 2):
+        progress = run_suite(
+            plans, tmp_path / f"w{workers}", workers=workers, report=lambda _: None
+        )
+        assert (progress.done, progress.failed) == (4, 0)
+    one, two = metrics_by_run(tmp_path / "w1"), metrics_by_run(tmp_path / "w2")
+    assert one.keys() == two.keys() and len(one) == 4
+    for run_id in one:
+        assert strip_timings(one[run_id]) == strip_timings(two[run_id]), run_id
+
+
+def test_failed_runs_are_skipped_unless_retried(tmp_path):
+    plans, _ = expand(tiny_suite(seeds=(0,), models=("logreg",)))
+    write_failure(plans[0], tmp_path, "boom")
+    progress = run_suite(plans, tmp_path, report=lambda _: None)
+    assert (progress.done, progress.failed) == (0, 1)
+    progress = run_suite(plans, tmp_path, retry_failed=True, report=lambda _: None)
+    assert (progress.done, progress.failed) == (1, 0)
+    assert read_result(tmp_path / "runs" / plans[0].cfg.run_id)["status"] == "done"
+
+
+def test_killed_suite_restarts_and_ends_with_every_run_done_once(tmp_path):
+    """Kill -9 the suite mid-way; its runs get SIGTERM and save their state. Started again, it
+    skips what finished (untouched), resumes the rest, and ends with every run done once."""
+    out = tmp_path / "out"
+    args = ["--models", "vae", "--datasets", "digits", "--seeds", "0,1,2", "--workers", "2"]
+    sets = [a for kv in [*TINY_SET[:-1], "trainer.max_epochs=30"] for a in ("--set", kv)]
+    command = [sys.executable, "-m", "genbench", "suite", *args, *sets, "--out", str(out)]
+    suite = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("runs/vae-*/result.json")):
+        time.sleep(0.2)  # kill once the first run has finished and others are in flight
+    os.kill(suite.pid, signal.SIGKILL)
+    suite.wait()
+    time.sleep(1)
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/vae-*/result.json")}
+    assert 1 <= len(finished) < 3
+    assert main(["suite", *args, *sets, "--out", str(out)]) == 0  # resumes
+    results = {p.parent.name: p for p in out.glob("runs/vae-*/result.json")}
+    assert len(results) == 3
+    for run_id, mtime in finished.items():  # not redone
+        assert results[run_id].stat().st_mtime_ns == mtime
+    for path in results.values():
+        assert json.loads(path.read_text())["status"] == "done"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="the ray extra is not installed"
+)
+def test_ray_backend_on_a_local_instance(tmp_path):
+    plans, _ = expand(tiny_suite(seeds=(0,)))
+    progress = run_suite(
+        plans, tmp_path / "ray", workers=2, backend="ray", threads=1, report=lambda _: None
+    )
+    assert (progress.done, progress.failed) == (2, 0)
+    local = run_suite(plans, tmp_path / "local", workers=1, threads=1, report=lambda _: None)
+    assert local.done == 2
+    ray_metrics, local_metrics = (
+        metrics_by_run(tmp_path / "ray"),
+        metrics_by_run(tmp_path / "local"),
+    )
+    assert {k: strip_timings(v) for k, v in ray_metrics.items()} == {
+        k: strip_timings(v) for k, v in local_metrics.items()
+    }
+    run_files = {p.name for p in (tmp_path / "ray" / "runs" / plans[0].cfg.run_id).iterdir()}
+    assert {"result.json", "config.yaml", "samples.png"} <= run_files  # written by the driver
