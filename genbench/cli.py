@@ -102,6 +102,12 @@ def build_parser() -> Parser:
     )
     results.add_argument("--format", choices=RESULT_FORMATS, default="table")
 
+    report = commands.add_parser("report", help="build the comparison report from stored runs")
+    report.add_argument(
+        "results_dir", nargs="?", type=Path, default=Path("results"), help="default: results"
+    )
+    report.add_argument("--out", type=Path, help="report folder (default: RESULTS_DIR/report)")
+
     commands.add_parser("list", help="list the registered datasets and models")
     return parser
 
@@ -112,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # usage errors (code 2) and --help (code 0)
         return int(exit_.code or 0)
     try:
-        commands = {"run": cmd_run, "suite": cmd_suite, "results": cmd_results, "list": cmd_list}
+        commands = {
+            "run": cmd_run,
+            "suite": cmd_suite,
+            "results": cmd_results,
+            "report": cmd_report,
+            "list": cmd_list,
+        }
         return commands[args.command](args)
     except GenbenchError as e:
         print(f"genbench: error: {e}", file=sys.stderr)
@@ -275,6 +287,14 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(table.to_latex(index=False, float_format="%.4g", na_rep="--"))
     else:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genbench.report.build import build_report
+
+    index = build_report(args.results_dir, args.out or args.results_dir / "report")
+    print(f"report: {index} (and report.md beside it)")
     return 0
 
 

@@ -315,6 +315,7 @@ def fit_and_score(
 
     from genbench.classifiers.base import features
     from genbench.evaluation.classification import (
+        calibration_bins,
         classification_metrics,
         complexity,
         save_confusion,
@@ -350,6 +351,7 @@ def fit_and_score(
         "n_train": len(x_train) + (0 if family.uses_validation else len(x_val)),
     }
     save_confusion(predicted, y_test, num_classes, directory)
+    write_json_atomic(directory / "calibration.json", calibration_bins(proba, y_test))
     import torch
 
     timings = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds}

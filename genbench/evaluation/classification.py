@@ -40,6 +40,30 @@ def classification_metrics(
     }
 
 
+def calibration_bins(
+    proba: np.ndarray, y: np.ndarray, bins: int = ECE_BINS
+) -> list[dict[str, float]]:
+    """The reliability diagram's data: for each of `bins` equal-width bins of the top
+    probability, its mean confidence, its accuracy and its count (empty bins left out)."""
+    confidence = proba.max(1)
+    correct = proba.argmax(1) == y
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            rows.append(
+                {
+                    "lower": b / bins,
+                    "upper": (b + 1) / bins,
+                    "confidence": float(confidence[inside].mean()),
+                    "accuracy": float(correct[inside].mean()),
+                    "count": int(inside.sum()),
+                }
+            )
+    return rows
+
+
 def save_confusion(
     predicted: np.ndarray, y: np.ndarray, num_classes: int, out_dir: Path
 ) -> np.ndarray:

@@ -5,7 +5,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
-from genbench.evaluation.classification import classification_metrics, complexity, save_confusion
+from genbench.evaluation.classification import (
+    calibration_bins,
+    classification_metrics,
+    complexity,
+    save_confusion,
+)
 
 
 def test_metrics_on_a_hand_computed_case():
@@ -39,3 +44,15 @@ def test_complexity_counts_what_the_model_keeps():
     y = np.arange(40) % 4
     assert complexity(LogisticRegression().fit(x, y)) == {"params": 4 * 5 + 4}
     assert complexity(KNeighborsClassifier(3).fit(x, y)) == {"stored_examples": 40}
+
+
+def test_calibration_bins_reproduce_the_ece():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(500, 4)) * 2
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = rng.integers(0, 4, 500)
+    bins = calibration_bins(proba, y)
+    assert sum(b["count"] for b in bins) == 500
+    ece = sum(b["count"] / 500 * abs(b["confidence"] - b["accuracy"]) for b in bins)
+    metrics = classification_metrics(proba, proba.argmax(1), y, 4)
+    assert ece == pytest.approx(metrics["ece"], abs=1e-6)  # the same quantity as torchmetrics'
