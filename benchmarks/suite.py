@@ -62,8 +62,12 @@ def main() -> None:
                 "startup_and_writing_seconds_mean": per_run - total,
                 "harness_share_of_run": 1 - train / per_run,
             }
-            print(f"{workers} worker(s): {60 * len(plans) / wall:.2f} runs/min; per run {per_run:.1f} s "
-                  f"wall of which training {train:.1f} s", flush=True)  # fmt: skip
+            rate = 60 * len(plans) / wall
+            print(
+                f"{workers} worker(s): {rate:.2f} runs/min; per run {per_run:.1f} s wall, "
+                f"of which training {train:.1f} s",
+                flush=True,
+            )
     figures["speedup_2_workers"] = (
         figures["workers_2"]["runs_per_minute"] / figures["workers_1"]["runs_per_minute"]
     )
