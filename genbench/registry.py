@@ -48,6 +48,7 @@ DATASETS: dict[str, Entry] = {
 }
 
 MODELS: dict[str, Entry] = {
+    "ddpm": Entry("genbench.models.ddpm:DDPM", "denoising diffusion (U-Net); variational bound"),
     "gan": Entry("genbench.models.gan:GAN", "GAN (DCGAN conv nets), NS or WGAN-GP; no likelihood"),
     "ae": Entry(
         "genbench.models.autoencoder:Autoencoder",
@@ -87,6 +88,10 @@ CLASSIFIERS: dict[str, Entry] = {
     "bayes-transformer": Entry(
         "genbench.classifiers.bayes:BayesTransformer",
         "generative classifier: conditional transformer p(x|y), Bayes' rule, exact likelihood",
+    ),
+    "bayes-ddpm": Entry(
+        "genbench.classifiers.bayes:BayesDDPM",
+        "generative classifier: one DDPM per class, Bayes' rule with the variational bound",
     ),
 }
 

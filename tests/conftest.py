@@ -9,6 +9,7 @@ from genbench.config import RunConfig, resolve
 # Per-model overrides that make a model small enough to train in a second or two on 2 CPU cores.
 # A new model adds its line here and gets the contract tests of tests/models/test_contract.py.
 TINY: dict[str, list[str]] = {
+    "ddpm": ["model.timesteps=50", "model.channels=8"],
     "gan": ["model.width=8", "model.latent_dim=8"],
     "vae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4"],
     "ae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4", "model.gmm_components=2"],
