@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -36,6 +37,7 @@ CLASSIFIER = [
     ("fit_seconds", "fit s", True),
 ]
 GENERATIVE_CLASSIFIERS = ("naive-bayes", "lda", "qda")  # beside bayes-*: they model p(x|y)
+matplotlib.use("Agg")  # files only, no display
 
 
 @dataclass
@@ -173,9 +175,28 @@ def reproduce(config: dict[str, Any]) -> str:
     return command
 
 
+def panels(count: int, max_cols: int, size: tuple[float, float]) -> tuple[Any, np.ndarray]:
+    """A figure with `count` subplots in rows of at most `max_cols`; spare panels hidden."""
+    import matplotlib.pyplot as plt
+
+    cols = min(max_cols, count)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def save(fig: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def training_curves(runs: pd.DataFrame, path: Path) -> bool:
     """Train and val loss per epoch of each variant's first seed, from Lightning's CSV logs."""
-    import matplotlib.pyplot as plt
 
     curves = []
     for variant, group in runs.groupby("variant", sort=False):
@@ -186,9 +207,7 @@ def training_curves(runs: pd.DataFrame, path: Path) -> bool:
             curves.append((variant, frame))
     if not curves:
         return False
-    cols = min(3, len(curves))
-    rows = -(-len(curves) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = panels(len(curves), 3, (4, 2.8))
     for ax, (variant, frame) in zip(axes.flat, curves, strict=False):
         for column in [c for c in frame.columns if c.endswith("_loss")]:
             points = frame[["epoch", column]].dropna()
@@ -196,11 +215,7 @@ def training_curves(runs: pd.DataFrame, path: Path) -> bool:
         ax.set_title(variant, fontsize=9)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
-    for ax in axes.flat[len(curves) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
@@ -229,9 +244,7 @@ def pareto_plot(summary: pd.DataFrame, references: pd.DataFrame, path: Path) -> 
     ax.set_xlabel("training seconds")
     ax.set_ylabel("FD (lower is better)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
@@ -253,15 +266,12 @@ def data_efficiency_plot(runs: pd.DataFrame, path: Path) -> bool:
     ax.set_ylabel("test accuracy")
     ax.set_title("generative (dashed) vs discriminative (solid)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
 def calibration_plot(runs: pd.DataFrame, path: Path) -> bool:
     """Reliability diagrams: accuracy against confidence per bin, the diagonal is calibrated."""
-    import matplotlib.pyplot as plt
 
     diagrams = []
     for variant, group in runs.groupby("variant", sort=False):
@@ -270,9 +280,7 @@ def calibration_plot(runs: pd.DataFrame, path: Path) -> bool:
             diagrams.append((variant, json.loads(file.read_text())))
     if not diagrams:
         return False
-    cols = min(4, len(diagrams))
-    rows = -(-len(diagrams) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    fig, axes = panels(len(diagrams), 4, (3, 3))
     for ax, (variant, bins) in zip(axes.flat, diagrams, strict=False):
         ax.plot([0, 1], [0, 1], color="gray", linestyle=":")
         width = [b["upper"] - b["lower"] for b in bins]
@@ -283,11 +291,7 @@ def calibration_plot(runs: pd.DataFrame, path: Path) -> bool:
         ax.set_ylim(0, 1)
         ax.set_xlabel("confidence")
         ax.set_ylabel("accuracy")
-    for ax in axes.flat[len(diagrams) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
