@@ -2,11 +2,13 @@
 plain PyTorch loop over the same network, data and batches, and sampling throughput (samples/s).
 
     python benchmarks/models.py [--models vae,ae,gan,ddpm,transformer] [--epochs 4]
-                                [--samples 500] [--out benchmarks/out/models.json]
+                                [--repeats 3] [--samples 500] [--out benchmarks/out/models.json]
 
 Each model trains with its default preset for --epochs epochs (early stopping off) on both
-sides, in one process; the first epoch (set-up) is not counted. The ratio is genbench's
-examples/s over the plain loop's: 1.0 is no overhead, lower is overhead.
+sides, in one process, the two sides alternating --repeats times so that a drift in the
+machine's speed falls on both; the first epoch of each (set-up) is not counted. The ratio is
+genbench's examples/s over the plain loop's (1.0 is no overhead, lower is overhead): the median
+over repeats, with its range.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/models.json"))
     args = parser.parse_args()
@@ -52,16 +55,22 @@ def main() -> None:
         overrides = ["trainer.patience=0", f"trainer.max_epochs={args.epochs}"]
         cfg = resolve(name, args.dataset, 0, overrides)
         data = load_dataset(cfg)
-        genbench_times, device = genbench_epochs(cfg, data)
-        plain_times = plain_epochs(cfg, data, args.epochs, device)
         n_train = len(data.train)
-        genbench_rate = n_train / statistics.median(genbench_times[1:])
-        plain_rate = n_train / statistics.median(plain_times[1:])
+        genbench_rates, plain_rates = [], []
+        for _ in range(args.repeats):
+            genbench_times, device = genbench_epochs(cfg, data)
+            plain_times = plain_epochs(cfg, data, args.epochs, device)
+            genbench_rates.append(n_train / statistics.median(genbench_times[1:]))
+            plain_rates.append(n_train / statistics.median(plain_times[1:]))
+        ratios = [g / p for g, p in zip(genbench_rates, plain_rates, strict=True)]
+        genbench_rate = statistics.median(genbench_rates)
+        plain_rate = statistics.median(plain_rates)
         row = {
             "model": name,
             "train_examples_per_second": genbench_rate,
             "plain_pytorch_examples_per_second": plain_rate,
-            "ratio": genbench_rate / plain_rate,
+            "ratio": statistics.median(ratios),
+            "ratio_range": [min(ratios), max(ratios)],
             "samples_per_second": sampling_rate(cfg, data, args.samples, device),
         }
         if name == "ddpm":
@@ -70,13 +79,15 @@ def main() -> None:
         rows.append(row)
         print(
             f"{name:12s} train {genbench_rate:9.1f} ex/s vs plain {plain_rate:9.1f} ex/s "
-            f"(ratio {row['ratio']:.2f})   sampling {row['samples_per_second']:9.1f} samples/s",
+            f"(ratio {row['ratio']:.2f}, {min(ratios):.2f}-{max(ratios):.2f})   "
+            f"sampling {row['samples_per_second']:9.1f} samples/s",
             flush=True,
         )
     figures = {
         "benchmark": "models",
         "dataset": args.dataset,
         "epochs": args.epochs,
+        "repeats": args.repeats,
         "rows": rows,
         "device": describe_device(device),
         "versions": versions(),
