@@ -3,9 +3,11 @@
 A suite expands to RunConfigs up front (so a bad name or key fails before anything runs), skips
 runs already finished in the store, and executes the rest on a backend:
 
-- local: `--workers N` runs at a time, each a `genbench run` subprocess with its share of the
-  cores as threads. Children die with the suite (Linux parent-death signal) and a restarted
-  suite resumes interrupted runs from their checkpoints;
+- local: `--workers N` runs at a time, each a `genbench run` in its own process with its share
+  of the cores as threads. The processes fork from a server that imported torch and Lightning
+  once (multiprocessing's forkserver), so a run does not pay the seconds of imports again.
+  Children die with the suite (Linux parent-death signal) and a restarted suite resumes
+  interrupted runs from their checkpoints;
 - ray: each run is a Ray task with its CPU/GPU needs, on a local or remote Ray cluster; the
   task returns the run's files and the driver writes them into the store.
 
@@ -18,9 +20,10 @@ from __future__ import annotations
 import ctypes
 import itertools
 import json
+import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -214,6 +217,49 @@ def run_suite(
     return progress
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+PRELOAD = ["genbench.cli", "genbench.runner", "genbench.training", "genbench.registry"]
+
+
+def run_context() -> multiprocessing.context.BaseContext:
+    """Where runs are started: forked from a server that has imported genbench, torch and
+    Lightning (about 5 s a process saved), or spawned afresh where there is no forkserver."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    # the server imports torch with one thread per pool; each run then sets its own count
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+    return context
+
+
+def run_in_child(arguments: list[str], log: str, threads: int) -> None:
+    """The body of one run's process: `genbench run ARGUMENTS` with `threads` threads, its
+    output appended to `log`; exits with the command's code."""
+    _die_with_parent()
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+    import torch
+
+    torch.set_num_threads(threads)
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    import genbench
+    from genbench.cli import main
+
+    # what Lightning re-executes for the other ranks of a multi-process (DDP) run
+    sys.argv = [str(Path(genbench.__file__).with_name("__main__.py")), *arguments]
+
+    sys.exit(main(arguments))
+
+
 def run_local(
     todo: list[PlannedRun],
     out: Path,
@@ -222,11 +268,10 @@ def run_local(
     progress: Progress,
     report: Callable[[str], None],
 ) -> None:
-    """At most `workers` `genbench run` subprocesses at a time, each with `threads` threads."""
-    threads_env = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-    env = {**os.environ, **dict.fromkeys(threads_env, str(threads))}
+    """At most `workers` runs at a time, each in its own process with `threads` threads."""
+    context = run_context() if todo else None
     pending = list(todo)
-    running: dict[subprocess.Popen, tuple[PlannedRun, float]] = {}
+    running: dict[multiprocessing.process.BaseProcess, tuple[PlannedRun, float]] = {}
     last_line = 0.0
     try:
         while pending or running:
@@ -234,32 +279,20 @@ def run_local(
                 plan = pending.pop(0)
                 directory = run_dir(out, plan.cfg.run_id)
                 directory.mkdir(parents=True, exist_ok=True)
-                log = open(directory / "run.log", "a")  # noqa: SIM115 (closed when it ends)
                 # --wait: if a run of a killed suite is still shutting down, wait for its lock
-                command = [
-                    sys.executable,
-                    "-m",
-                    "genbench",
-                    *plan.command,
-                    "--out",
-                    str(out),
-                    "--wait",
-                ]
-                process = subprocess.Popen(
-                    command,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    preexec_fn=_die_with_parent,
+                arguments = [*plan.command, "--out", str(out), "--wait"]
+                process = context.Process(
+                    target=run_in_child,
+                    args=(arguments, str(directory / "run.log"), threads),
+                    name=plan.cfg.run_id,
                 )
-                log.close()
+                process.start()
                 running[process] = (plan, time.perf_counter())
             progress.running = len(running)
-            for process in [p for p in running if p.poll() is not None]:
+            for process in [p for p in running if p.exitcode is not None]:
                 plan, started = running.pop(process)
-                finish(
-                    plan, process.returncode, time.perf_counter() - started, out, progress, report
-                )
+                finish(plan, process.exitcode, time.perf_counter() - started, out, progress, report)
+                process.close()
             progress.running = len(running)
             if time.perf_counter() - last_line >= 2.0:
                 report(f"  {progress.line()}")
@@ -267,9 +300,9 @@ def run_local(
             time.sleep(0.2)
     finally:
         for process in running:  # interrupted: stop the children, which save their state
-            process.send_signal(signal.SIGTERM)
+            process.terminate()
         for process in running:
-            process.wait()
+            process.join()
 
 
 def finish(
@@ -280,7 +313,7 @@ def finish(
     progress: Progress,
     report: Callable[[str], None],
 ) -> None:
-    """Count a finished subprocess; record a crash as a failed run."""
+    """Count a finished run process; record a crash as a failed run."""
     directory = run_dir(out, plan.cfg.run_id)
     result = read_result(directory)
     status = None if result is None else result.get("status")
