@@ -167,11 +167,16 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
     rows: list[tuple[str, str]] = []
     if result["status"] == "diverged":
         rows.append(("diverged at step", str(m.get("diverged_step"))))
+    subset = result.get("config", {}).get("eval", {}).get("likelihood_examples")
+    on = f", {m.get('bpd_n')} examples" if subset is not None else ""  # a smoke estimate
     if "bpd" in m:
-        rows.append((f"test bpd ({m['bpd_kind']})", f"{m['bpd']:.4f} ± {m['bpd_se']:.4f}"))
+        rows.append((f"test bpd ({m['bpd_kind']}{on})", f"{m['bpd']:.4f} ± {m['bpd_se']:.4f}"))
     if "bpd_iwae" in m:
         rows.append(
-            (f"test bpd (iwae-{m['bpd_iwae_k']})", f"{m['bpd_iwae']:.4f} ± {m['bpd_iwae_se']:.4f}")
+            (
+                f"test bpd (iwae-{m['bpd_iwae_k']}{on})",
+                f"{m['bpd_iwae']:.4f} ± {m['bpd_iwae_se']:.4f}",
+            )
         )
     if "entropy_bpd" in m:
         rows.append(("true entropy", f"{m['entropy_bpd']:.4f}  (gap {m['entropy_gap']:+.4f})"))

@@ -59,6 +59,7 @@ class EvalConfig:
     n_samples: int  # samples drawn for the grid
     grid_rows: int
     quality_samples: int  # samples scored for sample quality (FD, KD, ...); 0: none
+    likelihood_examples: int | None  # test examples the likelihood is estimated on; None: all
 
 
 @dataclass

@@ -100,7 +100,8 @@ def test_run_then_reuse_then_results_table(capsys, tmp_path):
     out = ["--out", str(tmp_path)]
     assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0
     first = capsys.readouterr().out
-    assert "test bpd (elbo)" in first and "test bpd (iwae-4)" in first
+    # the quick preset estimates the likelihood on the first 100 test examples, and says so
+    assert "test bpd (elbo, 100 examples)" in first and "test bpd (iwae-4, 100 examples)" in first
     (run_dir,) = (tmp_path / "runs").glob("vae-*")  # beside it: the sample-quality references
     for name in (
         "result.json",

@@ -110,6 +110,9 @@ def summarize(runs: pd.DataFrame, metrics: list[tuple[str, str, bool]]) -> pd.Da
         summary[f"{metric}_std"] = grouped[metric].std().fillna(0.0)
     if "bpd_kind" in runs:
         summary["bpd_kind"] = grouped["bpd_kind"].first()
+    if "bpd_n" in runs and "test_examples" in runs:  # a likelihood on part of the test split
+        summary["bpd_n"] = grouped["bpd_n"].min()
+        summary["test_examples"] = grouped["test_examples"].max()
     return summary
 
 
@@ -142,7 +145,9 @@ def render_table(
         for metric, _, _ in present:
             text = cell(row[metric], row.get(f"{metric}_std", 0.0), metric)
             if metric == "bpd" and isinstance(row.get("bpd_kind"), str) and text != "-":
-                text += f" ({row['bpd_kind']})"
+                part = row.get("bpd_n", np.nan) < row.get("test_examples", np.nan)
+                of = f", first {row['bpd_n']:.0f} of {row['test_examples']:.0f}" if part else ""
+                text += f" ({row['bpd_kind']}{of})"
             texts.append(text)
             marks.append(winners.get(metric) == variant)
         rows.append(texts)

@@ -1,11 +1,18 @@
 """The scorecard end to end: the feature space is trained once and reused, the references order
 as they must, and every generative model gets the same keys."""
 
+import dataclasses
 import json
+
+import pytest
+import torch
 
 import genbench.evaluation.features as features
 from genbench.config import resolve
-from genbench.runner import load_dataset, run
+from genbench.errors import GenbenchError
+from genbench.evaluation.likelihood import bits_per_dim
+from genbench.evaluation.scorecard import score_generative
+from genbench.runner import build_model, load_dataset, run
 from tests.conftest import tiny_config
 
 QUALITY_KEYS = {
@@ -47,3 +54,20 @@ def test_bars_is_measured_in_pixel_space(tmp_path):
     m = run(tiny_config("vae", "bars", "eval.quality_samples=200"), tmp_path).result["metrics"]
     assert m["feature_space"] == "bars-pixels" and "classifier_score" not in m
     assert 0.0 <= m["precision"] <= 1.0
+
+
+def test_likelihood_on_the_first_n_test_examples_when_asked():
+    """eval.likelihood_examples=N: bpd is the mean over the first N test examples (an exact
+    model makes that checkable), bpd_n says N; null takes the whole test split."""
+    cfg = tiny_config("transformer", "digits", "eval.quality_samples=0", "eval.n_samples=1")
+    data = load_dataset(cfg)
+    model = build_model(cfg, data)
+    head = dataclasses.replace(cfg.eval, likelihood_examples=50)
+    m = score_generative(model, data, head, seed=0)
+    with torch.no_grad():
+        expected = bits_per_dim(model.log_prob(data.test.x[:50]), model.spec.dim).mean()
+    assert m["bpd_n"] == 50 and m["bpd"] == pytest.approx(expected.item(), rel=1e-6)
+    whole = score_generative(model, data, dataclasses.replace(head, likelihood_examples=None), 0)
+    assert whole["bpd_n"] == len(data.test) == 450 and whole["bpd"] != m["bpd"]
+    with pytest.raises(GenbenchError, match="likelihood_examples"):
+        score_generative(model, data, dataclasses.replace(head, likelihood_examples=0), seed=0)
