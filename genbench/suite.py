@@ -103,7 +103,8 @@ def expand(spec: SuiteSpec, extra_overrides: list[str] = ()) -> tuple[list[Plann
     names = list(spec.grid)
     combos = list(itertools.product(*(spec.grid[k] for k in names))) or [()]
     plans, skipped = [], []
-    applicable = applicability(spec.models, spec.datasets)
+    data_overrides = [o for o in [*spec.set, *extra_overrides] if o.startswith("data.")]
+    applicable = applicability(spec.models, spec.datasets, data_overrides)
     for model, dataset in itertools.product(spec.models, spec.datasets):
         reason = applicable.get((model, dataset))
         if reason:
@@ -117,14 +118,17 @@ def expand(spec: SuiteSpec, extra_overrides: list[str] = ()) -> tuple[list[Plann
     return plans, skipped
 
 
-def applicability(models: list[str], datasets: list[str]) -> dict[tuple[str, str], str]:
-    """(model, dataset) -> why the model does not apply there, for the pairs that do not."""
+def applicability(
+    models: list[str], datasets: list[str], data_overrides: list[str] = ()
+) -> dict[tuple[str, str], str]:
+    """(model, dataset) -> why the model does not apply there, for the pairs that do not;
+    each dataset is loaded once, with the suite's `data.*` overrides, to read its spec."""
     from genbench.runner import load_dataset
 
     specs = {}
     for dataset in datasets:
         lookup("dataset", dataset)
-        specs[dataset] = load_dataset(resolve("logreg", dataset)).spec
+        specs[dataset] = load_dataset(resolve("logreg", dataset, 0, data_overrides)).spec
     reasons = {}
     for model, dataset in itertools.product(models, datasets):
         lookup("model", model)
@@ -239,11 +243,16 @@ def run_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def run_in_child(arguments: list[str], log: str, threads: int) -> None:
+def run_in_child(
+    arguments: list[str], log: str, threads: int, environment: dict[str, str], cwd: str
+) -> None:
     """The body of one run's process: `genbench run ARGUMENTS` with `threads` threads, its
-    output appended to `log`; exits with the command's code."""
+    output appended to `log`; exits with the command's code. It takes the suite's environment
+    and folder as they are now, not as they were when the server started."""
     _die_with_parent()
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update({**environment, **dict.fromkeys(THREAD_VARIABLES, str(threads))})
     import torch
 
     torch.set_num_threads(threads)
@@ -283,7 +292,13 @@ def run_local(
                 arguments = [*plan.command, "--out", str(out), "--wait"]
                 process = context.Process(
                     target=run_in_child,
-                    args=(arguments, str(directory / "run.log"), threads),
+                    args=(
+                        arguments,
+                        str(directory / "run.log"),
+                        threads,
+                        dict(os.environ),
+                        os.getcwd(),
+                    ),
                     name=plan.cfg.run_id,
                 )
                 process.start()

@@ -7,14 +7,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from genbench.cli import main
+from genbench.data.mnist import MNIST
 from genbench.errors import GenbenchError
 from genbench.results.store import read_result
 from genbench.suite import SuiteSpec, expand, run_suite, write_failure
 from tests.conftest import QUICK, TINY
+from tests.data.test_mnist import write_family
 
 TINY_SET = [*QUICK, *TINY["vae"], "trainer.max_epochs=2"]
 
@@ -77,6 +80,24 @@ def test_failed_runs_are_skipped_unless_retried(tmp_path):
     progress = run_suite(plans, tmp_path, retry_failed=True, report=lambda _: None)
     assert (progress.done, progress.failed) == (1, 0)
     assert read_result(tmp_path / "runs" / plans[0].cfg.run_id)["status"] == "done"
+
+
+def test_runs_take_the_suites_folder_and_environment_of_now(tmp_path, monkeypatch):
+    """Runs fork from a server started earlier (here by the first suite): a relative --out
+    and $GENBENCH_DATA must be the suite's as they are now, as for a fresh subprocess."""
+    plans, _ = expand(tiny_suite(seeds=(0,), models=("logreg",)))
+    run_suite(plans, tmp_path / "first", report=lambda _: None)  # the server is running now
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GENBENCH_DATA", str(tmp_path / "data"))
+    write_family(tmp_path / "data", MNIST, gz=False)  # tiny MNIST files, only there
+    spec = SuiteSpec(
+        models=["logreg"], datasets=["mnist"], set=["data.n_val=10", "data.download=false"]
+    )
+    plans, _ = expand(spec)
+    progress = run_suite(plans, Path("relative"), report=lambda _: None)
+    assert (progress.done, progress.failed) == (1, 0)
+    stored = read_result(tmp_path / "relative" / "runs" / plans[0].cfg.run_id)
+    assert stored["status"] == "done" and stored["metrics"]["n_train"] == 30  # train + val
 
 
 def test_killed_suite_restarts_and_ends_with_every_run_done_once(tmp_path):
