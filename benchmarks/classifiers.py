@@ -11,12 +11,12 @@ would write by hand.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from common import write_figures
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis, QuadraticDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
@@ -27,7 +27,7 @@ from sklearn.svm import SVC
 from genbench.classifiers.base import features
 from genbench.config import resolve
 from genbench.registry import lookup
-from genbench.runner import describe_device, load_dataset, versions
+from genbench.runner import load_dataset
 
 CASES = {
     "naive-bayes/gaussian": (["model.variant=gaussian"], lambda: GaussianNB()),
@@ -113,11 +113,8 @@ def main() -> None:
         "n_predict": len(x_test),
         "repeats": args.repeats,
         "rows": rows,
-        "device": describe_device(__import__("torch").device("cpu")),
-        "versions": versions(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.out, figures)
     print(f"wrote {args.out}")
 
 

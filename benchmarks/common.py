@@ -14,8 +14,17 @@ from torch import Tensor
 
 from genbench.data.loader import IndexBatches, TensorDataModule
 from genbench.models.gan import GAN, generator_loss, gradient_penalty
-from genbench.runner import build_model
+from genbench.results.store import write_json_atomic
+from genbench.runner import build_model, describe_device, versions
 from genbench.training import make_trainer
+
+
+def write_figures(path: Path, figures: dict, device: torch.device | None = None) -> None:
+    """Write a benchmark's figures as JSON with the device (default: the CPU) and the versions
+    that produced them."""
+    device = device or torch.device("cpu")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, {**figures, "device": describe_device(device), "versions": versions()})
 
 
 class EpochTimer(pl.Callback):

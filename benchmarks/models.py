@@ -14,17 +14,16 @@ over repeats, with its range.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
-from common import genbench_epochs, plain_epochs, sync
+from common import genbench_epochs, plain_epochs, sync, write_figures
 
 from genbench.config import resolve
 from genbench.registry import MODELS
-from genbench.runner import build_model, describe_device, load_dataset, versions
+from genbench.runner import build_model, load_dataset
 
 
 def sampling_rate(cfg, data, n: int, device: torch.device) -> float:
@@ -89,11 +88,8 @@ def main() -> None:
         "epochs": args.epochs,
         "repeats": args.repeats,
         "rows": rows,
-        "device": describe_device(device),
-        "versions": versions(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.out, figures, device)
     print(f"wrote {args.out}")
 
 

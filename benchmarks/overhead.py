@@ -13,15 +13,14 @@ own; the figure is the median over repeats of the ratio of median epoch times (t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
 import torch
-from common import genbench_epochs, plain_epochs
+from common import genbench_epochs, plain_epochs, write_figures
 
 from genbench.config import resolve
-from genbench.runner import describe_device, load_dataset, versions
+from genbench.runner import load_dataset
 
 
 def main() -> None:
@@ -61,11 +60,8 @@ def main() -> None:
         "ratio": ratio,  # median over repeats of (genbench median epoch / plain median epoch)
         "ratio_per_repeat": ratios,
         "target_ratio": 1.15,
-        "device": describe_device(device),
-        "versions": versions(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.out, figures, device)
     print(
         f"genbench {g * 1e3:.1f} ms/epoch, plain PyTorch {p * 1e3:.1f} ms/epoch, "
         f"ratio {ratio:.3f} ({device})"

@@ -10,17 +10,17 @@ the feature extractor is trained once into benchmarks/out/features and not timed
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from common import write_figures
 
 from genbench.config import resolve
 from genbench.evaluation.features import feature_space
 from genbench.evaluation.scorecard import sample_quality
-from genbench.runner import describe_device, load_dataset, versions
+from genbench.runner import load_dataset
 
 
 def main() -> None:
@@ -47,11 +47,8 @@ def main() -> None:
         "n_test": len(data.test),
         "seconds_median": statistics.median(seconds),
         "seconds_all": seconds,
-        "device": describe_device(torch.device("cpu")),
-        "versions": versions(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.out, figures)
     print(
         f"scoring {args.n} samples on digits: {statistics.median(seconds):.2f} s"
         f" (median of {args.repeats})"

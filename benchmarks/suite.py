@@ -10,17 +10,15 @@ folders (1 worker, then 2); the feature extractor is trained beforehand and not 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+from common import write_figures
 
 from genbench.results.store import read_result, run_dir
-from genbench.runner import describe_device, versions
 from genbench.suite import SuiteSpec, expand, run_suite
 
 
@@ -71,10 +69,7 @@ def main() -> None:
     figures["speedup_2_workers"] = (
         figures["workers_2"]["runs_per_minute"] / figures["workers_1"]["runs_per_minute"]
     )
-    figures["device"] = describe_device(torch.device("cpu"))
-    figures["versions"] = versions()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.out, figures)
     print(f"speed-up with 2 workers: {figures['speedup_2_workers']:.2f}x; wrote {args.out}")
 
 
