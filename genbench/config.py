@@ -61,6 +61,13 @@ class EvalConfig:
     quality_samples: int  # samples scored for sample quality (FD, KD, ...); 0: none
     likelihood_examples: int | None  # test examples the likelihood is estimated on; None: all
 
+    def __post_init__(self) -> None:
+        if self.likelihood_examples is not None and self.likelihood_examples < 1:
+            raise GenbenchError(
+                f"eval.likelihood_examples must be a positive count or null (all), "
+                f"not {self.likelihood_examples}"
+            )
+
 
 @dataclass
 class RunConfig:

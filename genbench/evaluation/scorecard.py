@@ -17,7 +17,6 @@ from torch import Tensor
 
 from genbench.config import EvalConfig
 from genbench.data.base import Dataset
-from genbench.errors import GenbenchError
 from genbench.evaluation.features import FeatureSpace
 from genbench.evaluation.images import save_grid
 from genbench.evaluation.likelihood import likelihood_metrics, reconstruction_metrics
@@ -50,11 +49,6 @@ def score_generative(
     x = data.test.x.to(device)
     metrics: dict[str, Any] = {"params": sum(p.numel() for p in model.parameters())}
     if model.likelihood != "none":
-        if cfg.likelihood_examples is not None and cfg.likelihood_examples < 1:
-            raise GenbenchError(
-                f"eval.likelihood_examples must be a positive count or null (all), "
-                f"not {cfg.likelihood_examples}"
-            )
         x_likelihood = x[: cfg.likelihood_examples]  # the first N: no split is sorted by class
         metrics.update(
             likelihood_metrics(model, x_likelihood, cfg.iwae_k, cfg.batch_size, data.entropy_bpd)
