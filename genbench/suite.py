@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import time
+import unittest.mock
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,13 +234,8 @@ def run_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     # the server imports torch with one thread per pool; each run then sets its own count
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-    try:
+    with unittest.mock.patch.dict(os.environ, dict.fromkeys(THREAD_VARIABLES, "1")):
         multiprocessing.forkserver.ensure_running()
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
     return context
 
 
