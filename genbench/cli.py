@@ -167,8 +167,8 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
     rows: list[tuple[str, str]] = []
     if result["status"] == "diverged":
         rows.append(("diverged at step", str(m.get("diverged_step"))))
-    subset = result.get("config", {}).get("eval", {}).get("likelihood_examples")
-    on = f", {m.get('bpd_n')} examples" if subset is not None else ""  # a smoke estimate
+    part = m.get("bpd_n", 0) < m.get("test_examples", 0)  # a smoke estimate on a few
+    on = f", {m['bpd_n']} examples" if part else ""
     if "bpd" in m:
         rows.append((f"test bpd ({m['bpd_kind']}{on})", f"{m['bpd']:.4f} ± {m['bpd_se']:.4f}"))
     if "bpd_iwae" in m:
