@@ -20,9 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import Tensor
 
 
-def fit(
-    X: Tensor, y: Tensor, n_levels: int, n_classes: int, alpha: float
-) -> tuple[Tensor, Tensor]:
+def fit(X: Tensor, y: Tensor, n_levels: int, n_classes: int, alpha: float) -> tuple[Tensor, Tensor]:
     """X (n, D) int levels in [0, L), y (n,) int classes in [0, C) -> class log-prior (C,) and
     feature log-probabilities (C, D, L): log p(y = c) = log N_c / n and
     log p(x_d = l | y = c) = log (N_cdl + alpha) - log (N_c + alpha L)."""
@@ -30,9 +28,9 @@ def fit(
     onehot_y = torch.nn.functional.one_hot(y.long(), n_classes).to(torch.float64)  # (n, C)
     counts = torch.einsum("nc,ndl->cdl", onehot_y, onehot_x)  # (C, D, L), N_cdl
     class_counts = onehot_y.sum(0)  # (C,), N_c
-    feature_log_prob = torch.log(counts + alpha) - torch.log(
-        class_counts + alpha * n_levels
-    ).view(-1, 1, 1)
+    feature_log_prob = torch.log(counts + alpha) - torch.log(class_counts + alpha * n_levels).view(
+        -1, 1, 1
+    )
     class_log_prior = torch.log(class_counts) - math.log(len(y))
     return class_log_prior, feature_log_prob
 
@@ -40,7 +38,7 @@ def fit(
 def joint_log_likelihood(X: Tensor, class_log_prior: Tensor, feature_log_prob: Tensor) -> Tensor:
     """log p(x, y = c) = log p(c) + sum_d log p(x_d | c) for X (n, D) int levels, class
     log-prior (C,) and feature log-probabilities (C, D, L) -> (n, C)."""
-    C, D, _ = feature_log_prob.shape
+    C = feature_log_prob.size(0)
     index = X.long().unsqueeze(0).expand(C, -1, -1).transpose(1, 2)  # (C, D, n)
     per_feature = feature_log_prob.gather(2, index)  # (C, D, n), log p(x_d | c)
     return per_feature.sum(1).T + class_log_prior  # (n, C)
