@@ -7,6 +7,7 @@ on stderr and exit code 2, with no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,12 @@ def build_parser() -> Parser:
         "--force", action="store_true", help="retrain even if this run already finished"
     )
     run.add_argument(
+        "--impl",
+        type=Path,
+        metavar="DIR",
+        help="a student folder of an assignment: train with its functions in place of genbench's",
+    )
+    run.add_argument(
         "--wait",
         action="store_true",
         help="if another process is training this run, wait for it instead of failing",
@@ -109,7 +116,29 @@ def build_parser() -> Parser:
     report.add_argument("--out", type=Path, help="report folder (default: RESULTS_DIR/report)")
 
     commands.add_parser("list", help="list the registered datasets and models")
+    add_assignment_parser(commands)
     return parser
+
+
+def add_assignment_parser(commands: argparse._SubParsersAction) -> None:
+    assignment = commands.add_parser("assignment", help="course assignments: make, check, grade")
+    verbs = assignment.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    verbs.add_parser("list", help="the built-in assignments, their tasks and points")
+    make = verbs.add_parser("make", help="write the student folder of an assignment")
+    make.add_argument("name")
+    make.add_argument("--out", type=Path, required=True, help="the student folder to create")
+    check = verbs.add_parser("check", help="run the public checks on a student folder")
+    check.add_argument("folder", type=Path)
+    check.add_argument("--task", help="check one task only")
+    grade = verbs.add_parser("grade", help="grade a submission (public and hidden checks)")
+    grade.add_argument("folder", type=Path, nargs="?", help="one submission folder")
+    grade.add_argument("--assignment", help="the assignment (default: from the student file)")
+    grade.add_argument("--out", type=Path, help="results.json, or with --batch a folder")
+    grade.add_argument("--batch", type=Path, help="a folder of submission folders")
+    grade.add_argument("--workers", type=int, default=1, help="submissions graded at a time")
+    selftest = verbs.add_parser("selftest", help="reference full, stubs 0, planted bugs caught")
+    selftest.add_argument("name")
+    selftest.add_argument("--no-benchmark", action="store_true", help="skip the training run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": cmd_results,
             "report": cmd_report,
             "list": cmd_list,
+            "assignment": cmd_assignment,
         }
         return commands[args.command](args)
     except GenbenchError as e:
@@ -142,16 +172,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"trainer.max_epochs={args.max_epochs}")
     if args.max_steps is not None:
         overrides.append(f"trainer.max_steps={args.max_steps}")
+    impl = None
+    if args.impl is not None:
+        from genbench.teaching.impl import assignment_of, check_model, record
+
+        assignment = assignment_of(args.impl)
+        check_model(assignment, args.model)
+        impl = record(args.impl, assignment)
+        overrides = [*assignment.run_overrides, *overrides]
     cfg = resolve(args.model, args.dataset, args.seed, overrides)
+    cfg.impl = impl
 
     from genbench.runner import run
 
     def announce(line: str) -> None:
         print(f"genbench: {line}", file=sys.stderr, flush=True)
 
-    outcome = run(
-        cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce, wait=args.wait
-    )
+    if impl is not None:
+        from genbench.teaching.impl import student_functions
+
+        announce(f"with {impl['file']} in place of genbench's {', '.join(impl['functions'])}")
+        students: contextlib.AbstractContextManager = student_functions(impl)
+    else:
+        students = contextlib.nullcontext()
+    with students:
+        outcome = run(
+            cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce,
+            wait=args.wait,
+        )  # fmt: skip
     if outcome is None:  # a secondary rank of a multi-process run: rank 0 reports
         return 0
     print(summary(outcome.result, outcome.directory, outcome.reused))
@@ -316,6 +364,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, entry in table.items():
             print(f"  {name:<{width}}  {entry.summary}")
     return 0
+
+
+def cmd_assignment(args: argparse.Namespace) -> int:
+    from genbench.teaching.cli import run_verb
+
+    return run_verb(args)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,8 @@ def ancestral_step(
     """x_{t-1} = mu_theta(x_t, t) + sigma_t z with sigma_t^2 = beta~_t, the posterior variance
     (Algorithm 2, lines 3-4); z = `noise` for t > 1, none at t = 1. xt, eps_pred, noise (n, ...),
     t (n,) in 1..T."""
-    mean = reverse_mean(xt, t, eps_pred, betas, alpha_bar)
+    beta, a, alpha = at(betas, t, xt), at(alpha_bar, t, xt), at(1.0 - betas, t, xt)
+    mean = (xt - beta / (1.0 - a).sqrt() * eps_pred) / alpha.sqrt()  # mu_theta, eq. 11
     ab, ab_prev = alpha_bar[t], alpha_bar[t - 1]
     variance = betas[t] * (1.0 - ab_prev) / (1.0 - ab)  # beta~_t, (n,)
     last = (t == 1).view(-1, *([1] * (xt.dim() - 1)))
