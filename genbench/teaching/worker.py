@@ -129,7 +129,7 @@ def _call(module: types.ModuleType, request: dict) -> dict:
     if not callable(fn):
         return {"ok": False, "error": {"type": "AttributeError", "message": "not defined"}}
     started = time.perf_counter()
-    with torch.set_grad_enabled(bool(grad)):
+    with torch.enable_grad():  # a function may differentiate inside (a gradient penalty)
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - started
         out: dict = {}
