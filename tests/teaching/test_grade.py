@@ -6,6 +6,7 @@ import json
 from genbench.cli import main
 from genbench.teaching import source
 from genbench.teaching.grade import grade, grade_batch
+from genbench.teaching.sandbox import Limits
 from genbench.teaching.spec import load
 
 ATTENTION = load("attention")
@@ -93,15 +94,41 @@ def test_results_json_hides_hidden_checks_values_and_check_never_says_all_passed
     assert "hidden checks" in printed and "all tests passed" not in printed.lower()
 
 
-def test_a_batch_survives_broken_submissions(tmp_path):
+def hostile(body: str) -> str:
+    """The reference with causal_mask's body replaced."""
+    reference = source.reference_file(ATTENTION)
+    line = "    return torch.ones(t, s, dtype=torch.bool).tril(diagonal=s - t)"
+    assert line in reference
+    return reference.replace(line, body)
+
+
+def test_a_batch_survives_broken_and_hostile_submissions(tmp_path):
     batch = tmp_path / "batch"
     write(batch / "good", independent_attention())
     write(batch / "syntax", "def causal_mask(:\n")
     write(batch / "empty", "")
     (batch / "no-file").mkdir()
-    path = grade_batch(batch, ATTENTION, tmp_path / "out", workers=2)
+    write(batch / "loop", hostile("    while True:\n        pass"))
+    write(batch / "hoard", hostile("    return [0] * 10**10"))
+    write(batch / "peek", hostile("    return open('/etc/hostname').read()"))
+    sneaky = "    getattr(F, 'scaled_dot_' + 'product_attention')(*[torch.ones(1, 1, 1)] * 3)\n"
+    write(batch / "banned", hostile(sneaky + "    return torch.ones(t, s).tril(s - t).bool()"))
+    limits = Limits(call_seconds=4, start_seconds=30)
+    path = grade_batch(batch, ATTENTION, tmp_path / "out", workers=2, limits=limits)
     rows = {r["submission"]: r for r in csv.DictReader(path.open())}
-    assert set(rows) == {"good", "syntax", "empty", "no-file"}
+    assert set(rows) == {"good", "syntax", "empty", "no-file", "loop", "hoard", "peek", "banned"}
+    assert all(r["error"] == "" for r in rows.values())
     assert float(rows["good"]["causal_self_attention"]) == 5.0
     assert float(rows["syntax"]["score"]) == float(rows["no-file"]["score"]) == 0.0
-    assert (tmp_path / "out" / "syntax" / "results.json").is_file()
+    for name in ("loop", "hoard", "peek", "banned"):  # stopped or flagged, the rest graded
+        assert float(rows[name]["causal_mask"]) == 0.0
+        assert float(rows[name]["causal_self_attention"]) == 5.0
+    outputs = {
+        name: " ".join(t["output"] for t in json.loads(
+            (tmp_path / "out" / name / "results.json").read_text())["tests"])
+        for name in ("loop", "hoard", "peek", "banned")
+    }  # fmt: skip
+    assert "infinite loop" in outputs["loop"]
+    assert "MemoryError" in outputs["hoard"]
+    assert "outside its folder" in outputs["peek"]
+    assert "bans" in outputs["banned"]
