@@ -50,3 +50,26 @@ def test_impl_runs_the_model_with_the_students_functions(tmp_path, capsys):
     assert main(["run", "--model", "naive-bayes", "--dataset", "digits", "--impl", str(folder),
                  "--out", str(out)]) == 2  # fmt: skip
     assert "implement fit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", names())
+def test_impl_reaches_every_caller_of_a_task(name):
+    """--impl swaps a task's function in the module that defines it; a genbench module holding
+    its own name for that function (`from x import f`) would keep calling the reference."""
+    import importlib
+    import sys
+
+    from genbench.registry import lookup
+
+    a = load(name)
+    lookup("model", a.model).load()  # the model that calls the tasks, and what it imports
+    for task in a.tasks:
+        original = task.function()
+        for module_name, module in list(sys.modules.items()):
+            if not module_name.startswith("genbench.") or module_name.startswith(
+                "genbench.teaching"
+            ):
+                continue
+            owner = task.reference.partition(":")[0]
+            aliases = [k for k, v in vars(module).items() if v is original]
+            assert module_name == owner or not aliases, f"{module_name}.{aliases} aliases it"
