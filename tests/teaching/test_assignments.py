@@ -56,7 +56,6 @@ def test_impl_runs_the_model_with_the_students_functions(tmp_path, capsys):
 def test_impl_reaches_every_caller_of_a_task(name):
     """--impl swaps a task's function in the module that defines it; a genbench module holding
     its own name for that function (`from x import f`) would keep calling the reference."""
-    import importlib
     import sys
 
     from genbench.registry import lookup

@@ -1,0 +1,1 @@
+"""Course assignments made from genbench's own code: make, check, grade (sandboxed), selftest."""
