@@ -69,5 +69,5 @@ def test_likelihood_on_the_first_n_test_examples_when_asked():
     assert m["bpd_n"] == 50 and m["bpd"] == pytest.approx(expected.item(), rel=1e-6)
     whole = score_generative(model, data, dataclasses.replace(head, likelihood_examples=None), 0)
     assert whole["bpd_n"] == len(data.test) == 450 and whole["bpd"] != m["bpd"]
-    with pytest.raises(GenbenchError, match="likelihood_examples"):
-        score_generative(model, data, dataclasses.replace(head, likelihood_examples=0), seed=0)
+    with pytest.raises(GenbenchError, match="likelihood_examples=0 is not valid"):
+        resolve("vae", "digits", 0, ["eval.likelihood_examples=0"])
