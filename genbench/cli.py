@@ -59,10 +59,9 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage dump) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(
-            f"genbench: error: {message} (see genbench {self.prog.split()[-1]} --help)",
-            file=sys.stderr,
-        )
+        command = self.prog.removeprefix("genbench").strip()
+        help_ = " ".join(["genbench", *command.split()[-1:], "--help"])
+        print(f"genbench: error: {message} (see {help_})", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 

@@ -176,11 +176,11 @@ def resolve(
     With dataset None (an estimator used outside a run), the dataset layer is skipped and the
     config has no data section.
     """
+    seed = check(seed, Seed, "seed")
     schemas: dict[str, type] = {"model": lookup("model", model).load().Config}
     if dataset is not None:
         schemas["data"] = lookup("dataset", dataset).load().Config
     schemas |= {"trainer": TrainerConfig, "eval": EvalConfig}
-    seed = check(seed, Seed, "seed")
     parsed = [parse_override(text) for text in overrides]
     preset = next((v for k, v in reversed(parsed) if k == "trainer.preset"), None)
 
