@@ -130,6 +130,9 @@ def test_run_then_reuse_then_results_table(capsys, tmp_path):
         "timings",
     }
     assert result["status"] == "done" and result["run_id"] == run_dir.name
+    # best_epoch counts from 1 in result.json, as the console and the epoch lines do
+    best, epochs = result["metrics"]["best_epoch"], result["metrics"]["epochs"]
+    assert 1 <= best <= epochs and f"best epoch {best} of {epochs}" in first
     assert {"python", "torch", "lightning", "genbench"} <= set(result["versions"])
 
     assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0

@@ -25,13 +25,17 @@ QUALITY_KEYS = {
 def test_feature_space_is_trained_once_and_is_a_good_classifier(tmp_path, monkeypatch):
     cfg = resolve("vae", "digits")
     data = load_dataset(cfg)
-    space = features.feature_space("digits", data, cfg.data, tmp_path)
+    told: list[str] = []
+    space = features.feature_space("digits", data, cfg.data, tmp_path, told.append)
     assert space.test_accuracy >= 0.97  # its features mean something
     assert space.features(data.test.x[:5]).shape == (5, features.EXTRACTOR["hidden"])
+    # its epoch lines come before the run's: the log says whose they are
+    assert len(told) == 1 and "training the sample-quality feature extractor for digits" in told[0]
     calls = []
     monkeypatch.setattr(features, "train_extractor", lambda *a: calls.append(a))
-    again = features.feature_space("digits", data, cfg.data, tmp_path)
+    again = features.feature_space("digits", data, cfg.data, tmp_path, told.append)
     assert calls == [] and again.id == space.id  # reused from the cache, not retrained
+    assert len(told) == 1  # and nothing to announce
 
 
 def test_scorecard_keys_and_reference_order(tmp_path):
