@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from genbench.data.loader import IndexBatches, TensorDataModule
-from genbench.models.gan import GAN, generator_loss, gradient_penalty
+from genbench.models.gan import GAN
 from genbench.results.store import write_json_atomic
 from genbench.runner import build_model, describe_device, versions
 from genbench.training import make_trainer
@@ -73,17 +73,13 @@ def gan_step(model: GAN, optimizers: list[torch.optim.Optimizer], x: Tensor, ind
     """The GAN's alternating steps written out: D every batch, G every n_critic-th."""
     opt_g, opt_d = optimizers
     real, fake = model.real_and_fake(x)
-    d_loss = model.critic_loss(real, fake)
-    if model.config.loss == "wgan-gp":
-        d_loss = d_loss + gradient_penalty(model.discriminator, real, fake, model.config.gp_weight)
+    d_loss = model.critic_loss(real, fake) + model.penalty(real, fake)
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
     if (index + 1) % model.n_critic == 0:
         model.discriminator.requires_grad_(False)
-        g_loss = generator_loss(
-            model.config.loss, model.discriminator(model.generator(model.latents(len(x))))
-        )
+        g_loss = model.generator_objective(len(x))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

@@ -8,6 +8,7 @@ line saying where its full traceback was saved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -27,9 +28,9 @@ RESULT_FORMATS = ("table", "csv", "json", "markdown", "latex")
 
 
 def folder(text: str) -> Path:
-    """A folder argument; an empty one would silently mean the current folder."""
+    """A folder (or file) argument; an empty one would silently mean the current folder."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("must be a folder path, not empty")
+        raise argparse.ArgumentTypeError("must be a path, not empty")
     return Path(text)
 
 
@@ -59,9 +60,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage dump) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        command = self.prog.removeprefix("genbench").strip()
-        help_ = " ".join(["genbench", *command.split()[-1:], "--help"])
-        print(f"genbench: error: {message} (see {help_})", file=sys.stderr)
+        print(f"genbench: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
@@ -95,6 +94,12 @@ def build_parser() -> Parser:
     )
     run.add_argument(
         "--force", action="store_true", help="retrain even if this run already finished"
+    )
+    run.add_argument(
+        "--impl",
+        type=folder,
+        metavar="DIR",
+        help="a student folder of an assignment: train with its functions in place of genbench's",
     )
     run.add_argument(
         "--wait",
@@ -144,7 +149,29 @@ def build_parser() -> Parser:
     report.add_argument("--out", type=folder, help="report folder (default: RESULTS_DIR/report)")
 
     commands.add_parser("list", help="list the registered datasets and models")
+    add_assignment_parser(commands)
     return parser
+
+
+def add_assignment_parser(commands: argparse._SubParsersAction) -> None:
+    assignment = commands.add_parser("assignment", help="course assignments: make, check, grade")
+    verbs = assignment.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    verbs.add_parser("list", help="the built-in assignments, their tasks and points")
+    make = verbs.add_parser("make", help="write the student folder of an assignment")
+    make.add_argument("name")
+    make.add_argument("--out", type=folder, required=True, help="the student folder to create")
+    check = verbs.add_parser("check", help="run the public checks on a student folder")
+    check.add_argument("folder", type=folder)
+    check.add_argument("--task", help="check one task only")
+    grade = verbs.add_parser("grade", help="grade a submission (public and hidden checks)")
+    grade.add_argument("folder", type=folder, nargs="?", help="one submission folder")
+    grade.add_argument("--assignment", help="the assignment (default: from the student file)")
+    grade.add_argument("--out", type=folder, help="results.json, or with --batch a folder")
+    grade.add_argument("--batch", type=folder, help="a folder of submission folders")
+    grade.add_argument("--workers", type=count, default=1, help="submissions graded at a time")
+    selftest = verbs.add_parser("selftest", help="reference full, stubs 0, planted bugs caught")
+    selftest.add_argument("name")
+    selftest.add_argument("--no-benchmark", action="store_true", help="skip the training run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": cmd_results,
             "report": cmd_report,
             "list": cmd_list,
+            "assignment": cmd_assignment,
         }
         return commands[args.command](args)
     except GenbenchError as e:
@@ -207,16 +235,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"trainer.max_epochs={args.max_epochs}")
     if args.max_steps is not None:
         overrides.append(f"trainer.max_steps={args.max_steps}")
+    impl = None
+    if args.impl is not None:
+        from genbench.teaching.impl import assignment_of, check_model, record
+
+        assignment = assignment_of(args.impl)
+        check_model(assignment, args.model)
+        impl = record(args.impl, assignment)
+        overrides = [*assignment.run_overrides, *overrides]
     cfg = resolve(args.model, args.dataset, args.seed, overrides)
+    cfg.impl = impl
 
     from genbench.runner import run
 
     def announce(line: str) -> None:
         print(f"genbench: {line}", file=sys.stderr, flush=True)
 
-    outcome = run(
-        cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce, wait=args.wait
-    )
+    if impl is not None:
+        from genbench.teaching.impl import student_functions
+
+        announce(f"with {impl['file']} in place of genbench's {', '.join(impl['functions'])}")
+        students: contextlib.AbstractContextManager = student_functions(impl)
+    else:
+        students = contextlib.nullcontext()
+    with students:
+        outcome = run(
+            cfg, args.out, data_dir=args.data_dir, force=args.force, announce=announce,
+            wait=args.wait,
+        )  # fmt: skip
     if outcome is None:  # a secondary rank of a multi-process run: rank 0 reports
         return 0
     print(summary(outcome.result, outcome.directory, outcome.reused))
@@ -379,6 +425,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, entry in table.items():
             print(f"  {name:<{width}}  {entry.summary}")
     return 0
+
+
+def cmd_assignment(args: argparse.Namespace) -> int:
+    from genbench.teaching.cli import run_verb
+
+    return run_verb(args)
 
 
 if __name__ == "__main__":

@@ -147,9 +147,11 @@ class RunConfig:
     data: Any  # the dataset's Config dataclass
     trainer: TrainerConfig
     eval: EvalConfig
+    impl: dict[str, Any] | None = None  # a student's functions in place of genbench's (--impl)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        student = {} if self.impl is None else {"impl": self.impl}
+        return student | {
             "model_name": self.model_name,
             "dataset_name": self.dataset_name,
             "seed": self.seed,

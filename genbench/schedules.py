@@ -28,6 +28,79 @@ from torch import Tensor, nn
 MAX_BETA = 0.999  # Nichol & Dhariwal 2021: betas near 1 make the last steps singular
 
 
+# --- the science as pure functions of the tables (indexed by t, index 0 the clean data) -----
+def at(table: Tensor, t: Tensor, like: Tensor) -> Tensor:
+    """table[t] for t (n,), in like's dtype, shaped (n, 1, ..., 1) to broadcast against like."""
+    return per_example(table[t], like)
+
+
+def per_example(values: Tensor, like: Tensor) -> Tensor:
+    """values (n,) in like's dtype, shaped (n, 1, ..., 1) to broadcast against like (n, ...)."""
+    return values.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
+
+
+def alpha_bar(betas: Tensor) -> Tensor:
+    """alpha_bar_t = prod_{s<=t} (1 - beta_s): betas (T+1,) with betas[0] = 0 -> (T+1,), 1 at 0."""
+    return torch.cumprod(1.0 - betas, 0)
+
+
+def q_sample(x0: Tensor, t: Tensor, noise: Tensor, alpha_bar: Tensor) -> Tensor:
+    """x_t ~ q(x_t | x_0) (Ho et al. eq. 4): sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise.
+    x0, noise (n, ...); t (n,) in 1..T; alpha_bar (T+1,)."""
+    a = at(alpha_bar, t, x0)  # (n, 1, ..., 1)
+    return a.sqrt() * x0 + (1.0 - a).sqrt() * noise
+
+
+def posterior_mean_variance(
+    x0: Tensor, xt: Tensor, t: Tensor, betas: Tensor, alpha_bar: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Mean (n, ...) and variance (n, 1, ..., 1) of q(x_{t-1} | x_t, x_0) (eqs. 6-7):
+    mu~ = sqrt(ab_{t-1}) beta_t / (1 - ab_t) x_0 + sqrt(1 - beta_t) (1 - ab_{t-1}) / (1 - ab_t) x_t,
+    beta~ = (1 - ab_{t-1}) / (1 - ab_t) beta_t; t (n,) in 1..T."""
+    beta, ab, ab_prev = betas[t], alpha_bar[t], alpha_bar[t - 1]  # (n,) each
+    coef_x0 = ab_prev.sqrt() * beta / (1.0 - ab)
+    coef_xt = (1.0 - beta).sqrt() * (1.0 - ab_prev) / (1.0 - ab)
+    variance = beta * (1.0 - ab_prev) / (1.0 - ab)
+    mean = per_example(coef_x0, x0) * x0 + per_example(coef_xt, xt) * xt
+    return mean, per_example(variance, xt)
+
+
+def predict_x0(xt: Tensor, t: Tensor, eps: Tensor, alpha_bar: Tensor) -> Tensor:
+    """The x_0 implied by x_t and its noise eps: eq. 4 solved for x_0,
+    (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+    a = at(alpha_bar, t, xt)
+    return (xt - (1.0 - a).sqrt() * eps) / a.sqrt()
+
+
+def simple_loss(eps_pred: Tensor, noise: Tensor) -> Tensor:
+    """L_simple = mean ||eps - eps_theta(x_t, t)||^2 over every element (eq. 14), a scalar."""
+    return (eps_pred - noise).pow(2).mean()
+
+
+def reverse_mean(
+    xt: Tensor, t: Tensor, eps_pred: Tensor, betas: Tensor, alpha_bar: Tensor
+) -> Tensor:
+    """mu_theta(x_t, t) = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta) / sqrt(alpha_t)
+    (eq. 11): the posterior mean at x_0 = predict_x0(x_t, t, eps_theta)."""
+    beta, a = at(betas, t, xt), at(alpha_bar, t, xt)
+    alpha = at(1.0 - betas, t, xt)
+    return (xt - beta / (1.0 - a).sqrt() * eps_pred) / alpha.sqrt()
+
+
+def ancestral_step(
+    xt: Tensor, t: Tensor, eps_pred: Tensor, betas: Tensor, alpha_bar: Tensor, noise: Tensor
+) -> Tensor:
+    """x_{t-1} = mu_theta(x_t, t) + sigma_t z with sigma_t^2 = beta~_t, the posterior variance
+    (Algorithm 2, lines 3-4); z = `noise` for t > 1, none at t = 1. xt, eps_pred, noise (n, ...),
+    t (n,) in 1..T."""
+    beta, a, alpha = at(betas, t, xt), at(alpha_bar, t, xt), at(1.0 - betas, t, xt)
+    mean = (xt - beta / (1.0 - a).sqrt() * eps_pred) / alpha.sqrt()  # mu_theta, eq. 11
+    ab, ab_prev = alpha_bar[t], alpha_bar[t - 1]
+    variance = betas[t] * (1.0 - ab_prev) / (1.0 - ab)  # beta~_t, (n,)
+    last = (t == 1).view(-1, *([1] * (xt.dim() - 1)))
+    return torch.where(last, mean, mean + per_example(variance, xt).sqrt() * noise)
+
+
 class NoiseSchedule(nn.Module):
     """The tables of one schedule of T steps, and the maps built from them.
 
@@ -40,18 +113,15 @@ class NoiseSchedule(nn.Module):
         super().__init__()
         self.num_steps = len(betas)
         betas = torch.cat([betas.new_zeros(1), betas.double()])  # (T+1,), index t
-        alphas = 1.0 - betas
-        alpha_bar = torch.cumprod(alphas, 0)  # alpha_bar_0 = 1
-        alpha_bar_prev = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])  # index 0 unused
-        one_minus = (1.0 - alpha_bar).clamp(min=1e-300)  # 0 at t = 0 only, where unused
+        cumulative = alpha_bar(betas)  # alpha_bar_0 = 1
+        previous = torch.cat([cumulative.new_ones(1), cumulative[:-1]])  # index 0 unused
+        one_minus = (1.0 - cumulative).clamp(min=1e-300)  # 0 at t = 0 only, where unused
         tables = {
             "betas": betas,
-            "alphas": alphas,
-            "alpha_bar": alpha_bar,
-            # posterior q(x_{t-1} | x_t, x_0), eqs. 6-7 (beta~_1 = 0: x_0 is known given x_1)
-            "posterior_variance": betas * (1.0 - alpha_bar_prev) / one_minus,
-            "posterior_coef_x0": alpha_bar_prev.sqrt() * betas / one_minus,
-            "posterior_coef_xt": alphas.sqrt() * (1.0 - alpha_bar_prev) / one_minus,
+            "alphas": 1.0 - betas,
+            "alpha_bar": cumulative,
+            # beta~_t of q(x_{t-1} | x_t, x_0), eq. 7 (beta~_1 = 0: x_0 is known given x_1)
+            "posterior_variance": betas * (1.0 - previous) / one_minus,
         }
         for name, value in tables.items():
             self.register_buffer(name, value, persistent=False)
@@ -84,38 +154,25 @@ class NoiseSchedule(nn.Module):
         previous = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])
         return cls(1.0 - alpha_bar / previous)
 
-    @staticmethod
-    def at(table: Tensor, t: Tensor, like: Tensor) -> Tensor:
-        """table[t] for t (n,), shaped (n, 1, ..., 1) to broadcast against `like` (n, ...)."""
-        return table[t].to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
+    at = staticmethod(at)
 
     # --- training: the forward process in closed form ------------------------------------
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
         """x_t ~ q(x_t | x_0) (eq. 4): sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise."""
-        alpha_bar = self.at(self.alpha_bar, t, x0)
-        return alpha_bar.sqrt() * x0 + (1.0 - alpha_bar).sqrt() * noise
+        return q_sample(x0, t, noise, self.alpha_bar)
 
     def predict_x0(self, x_t: Tensor, eps: Tensor, t: Tensor) -> Tensor:
         """x_0 implied by x_t and its noise: eq. 4 solved for x_0."""
-        alpha_bar = self.at(self.alpha_bar, t, x_t)
-        return (x_t - (1.0 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
+        return predict_x0(x_t, t, eps, self.alpha_bar)
 
     # --- the posterior and the reverse process -------------------------------------------
     def posterior(self, x0: Tensor, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """Mean (n, ...) and variance (n, 1, ..., 1) of q(x_{t-1} | x_t, x_0), eqs. 6-7."""
-        mean = (
-            self.at(self.posterior_coef_x0, t, x_t) * x0
-            + self.at(self.posterior_coef_xt, t, x_t) * x_t
-        )
-        return mean, self.at(self.posterior_variance, t, x_t)
+        return posterior_mean_variance(x0, x_t, t, self.betas, self.alpha_bar)
 
     def reverse_mean(self, x_t: Tensor, eps: Tensor, t: Tensor) -> Tensor:
-        """mu_theta(x_t, t) of p(x_{t-1} | x_t) for a noise prediction eps (eq. 11):
-        (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_t), which is the posterior mean
-        mu~_t at x_0 = predict_x0(x_t, eps, t)."""
-        beta = self.at(self.betas, t, x_t)
-        alpha_bar = self.at(self.alpha_bar, t, x_t)
-        return (x_t - beta / (1.0 - alpha_bar).sqrt() * eps) / self.at(self.alphas, t, x_t).sqrt()
+        """mu_theta(x_t, t) of p(x_{t-1} | x_t) for a noise prediction eps (eq. 11)."""
+        return reverse_mean(x_t, t, eps, self.betas, self.alpha_bar)
 
     def step(
         self,

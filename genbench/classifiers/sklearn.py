@@ -9,11 +9,12 @@ from typing import Literal
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis, QuadraticDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import BernoulliNB, CategoricalNB, GaussianNB, MultinomialNB
+from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from genbench.classifiers.base import ClassifierFamily
+from genbench.classifiers.naive_bayes import CategoricalNaiveBayes
 from genbench.config import RunConfig
 from genbench.constraints import Annotated, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from genbench.data.base import DataSpec
@@ -21,7 +22,8 @@ from genbench.errors import GenbenchError
 
 
 class NaiveBayes(ClassifierFamily):
-    """Naive Bayes: features independent given the class; the variant picks their distribution."""
+    """Naive Bayes: features independent given the class; the variant picks their distribution
+    (scikit-learn's, except categorical: genbench's own, classifiers/naive_bayes.py)."""
 
     scale_inputs = False  # Gaussian NB does not depend on scale; multinomial needs counts
 
@@ -46,7 +48,7 @@ class NaiveBayes(ClassifierFamily):
             )
         if c.variant == "bernoulli":
             return BernoulliNB(alpha=c.alpha, binarize=c.binarize * (spec.num_levels - 1))
-        return CategoricalNB(alpha=c.alpha, min_categories=spec.num_levels)
+        return CategoricalNaiveBayes(n_levels=spec.num_levels, alpha=c.alpha)
 
 
 class LogReg(ClassifierFamily):

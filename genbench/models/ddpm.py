@@ -53,7 +53,7 @@ from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 from genbench.models.base import GenerativeModel
 from genbench.nets.unet import UNet
-from genbench.schedules import NoiseSchedule
+from genbench.schedules import NoiseSchedule, ancestral_step, simple_loss
 
 LOG_SNR_MIN = -5.0  # log-SNR at t = T (Kingma et al. 2021): alpha_bar_T = sigmoid(-5) = 0.007
 VAL_STEPS = 4  # timesteps per validation image in the bound estimate behind val_loss
@@ -128,7 +128,7 @@ class DDPM(GenerativeModel):
         x0 = self.to_signed(x)
         t = torch.randint(1, self.schedule.num_steps + 1, (len(x),), device=x.device)
         noise = torch.randn_like(x0)
-        return (self.eps(self.schedule.add_noise(x0, noise, t), t) - noise).pow(2).mean()
+        return simple_loss(self.eps(self.schedule.add_noise(x0, noise, t), t), noise)
 
     def on_train_batch_end(self, outputs: Tensor, batch: object, batch_idx: int) -> None:
         """ema <- decay ema + (1 - decay) weights, the decay warmed up over the first steps
@@ -203,10 +203,21 @@ class DDPM(GenerativeModel):
         shape = (n, *self.spec.shape)
         x = torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype)
         T = self.schedule.num_steps
-        if self.config.sample_steps is None:
+        s = self.schedule
+        if self.config.sample_steps is None and self.config.variance == "posterior":
             for t in range(T, 0, -1):  # line 2: for t = T, ..., 1
-                # lines 3-4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, z ~ N(0, I) if t > 1
-                x = self.schedule.step(x, self.eps(x, t), t, self.reverse_variance, generator)
+                # line 3: z ~ N(0, I) if t > 1, else z = 0
+                z = (
+                    torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+                    if t > 1
+                    else torch.zeros_like(x)
+                )
+                # line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z
+                steps = torch.full((n,), t, device=x.device)
+                x = ancestral_step(x, steps, self.eps(x, t), s.betas, s.alpha_bar, z)
+        elif self.config.sample_steps is None:  # the same, sigma_t^2 = beta_t
+            for t in range(T, 0, -1):
+                x = s.step(x, self.eps(x, t), t, self.reverse_variance, generator)
         else:
             # DDIM on the sub-sequence tau: T = tau_N > ... > tau_1 = 1, then x_0 (eq. 12)
             tau = torch.linspace(T, 1, self.config.sample_steps).round().long().tolist()

@@ -43,29 +43,37 @@ LossKind = Literal["non-saturating", "wgan-gp"]
 USUAL_N_CRITIC = {"non-saturating": 1, "wgan-gp": 5}  # Goodfellow et al. k = 1; Gulrajani et al.
 
 
-def discriminator_loss(kind: LossKind, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-    """L_D without the gradient penalty, from D's (n,) scores of real and of generated images."""
-    if kind == "non-saturating":
-        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Non-saturating L_D = E softplus(-D(x)) + E softplus(D(G(z))) from D's (n,) logits of
+    real and generated images; softplus keeps it finite at logits of any size."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(fake_logits: Tensor) -> Tensor:
+    """Non-saturating L_G = E softplus(-D(G(z))) = E -log sigma(D(G(z))) from D's (n,) logits
+    of generated images (Goodfellow et al., section 3)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """WGAN's L_D = E D(G(z)) - E D(x), without the gradient penalty; scores (n,)."""
     return fake_scores.mean() - real_scores.mean()
 
 
-def generator_loss(kind: LossKind, fake_scores: Tensor) -> Tensor:
-    """L_G from D's (n,) scores of generated images."""
-    if kind == "non-saturating":
-        return F.softplus(-fake_scores).mean()
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """WGAN's L_G = -E D(G(z)); scores (n,)."""
     return -fake_scores.mean()
 
 
 def gradient_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, weight: float
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor
 ) -> Tensor:
-    """weight * E (||grad D(xh)||_2 - 1)^2 at xh on random lines between real and fake pairs
-    (Gulrajani et al., 2017, algorithm 1); differentiable, so the critic learns from it."""
-    eps = torch.rand((len(real),) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    """E (||grad D(xh)||_2 - 1)^2 at xh = eps real + (1 - eps) fake (Gulrajani et al., 2017,
+    algorithm 1), real and fake (n, *shape), eps (n, 1, ..., 1) in [0, 1]; differentiable
+    (create_graph), so the critic learns from it."""
     between = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (n, *shape)
     (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-    return weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
 def to_signed(x: Tensor, num_levels: int, noise: Tensor | None = None) -> Tensor:
@@ -127,7 +135,24 @@ class GAN(GenerativeModel):
         """L_D without the penalty; real and fake go through D as one batch (D has no batch
         norm, so this equals two passes, at half the per-call cost)."""
         real_scores, fake_scores = self.discriminator(torch.cat([real, fake])).chunk(2)
-        return discriminator_loss(self.config.loss, real_scores, fake_scores)
+        if self.config.loss == "wgan-gp":
+            return wasserstein_critic_loss(real_scores, fake_scores)
+        return discriminator_loss(real_scores, fake_scores)
+
+    def penalty(self, real: Tensor, fake: Tensor) -> Tensor:
+        """WGAN-GP's lambda E (||grad D(xh)||_2 - 1)^2 with a fresh eps per pair; 0 otherwise."""
+        if self.config.loss != "wgan-gp":
+            return torch.zeros((), device=real.device)
+        shape = (len(real),) + (1,) * (real.dim() - 1)
+        eps = torch.rand(shape, device=real.device, dtype=real.dtype)  # (n, 1, 1, 1)
+        return self.config.gp_weight * gradient_penalty(self.discriminator, real, fake, eps)
+
+    def generator_objective(self, n: int) -> Tensor:
+        """L_G on n fresh fakes, the loss G's step lowers."""
+        fake_scores = self.discriminator(self.generator(self.latents(n)))
+        if self.config.loss == "wgan-gp":
+            return wasserstein_generator_loss(fake_scores)
+        return generator_loss(fake_scores)
 
     def loss(self, x: Tensor) -> Tensor:
         """D's loss on the real batch x against as many fresh fakes, without the gradient
@@ -146,13 +171,11 @@ class GAN(GenerativeModel):
         the losses stepped, for the divergence guard."""
         x, _ = batch
         opt_g, opt_d = self.optimizers()
-        c = self.config
 
         real, fake = self.real_and_fake(x)
         d_loss = self.critic_loss(real, fake)
         self.accumulate_loss("train_d", d_loss, len(x))
-        if c.loss == "wgan-gp":
-            d_loss = d_loss + gradient_penalty(self.discriminator, real, fake, c.gp_weight)
+        d_loss = d_loss + self.penalty(real, fake)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss)
         opt_d.step()
@@ -160,9 +183,7 @@ class GAN(GenerativeModel):
 
         if (batch_idx + 1) % self.n_critic == 0:
             with self.toggled_optimizer(opt_g):  # no gradients for D's weights in G's step
-                g_loss = generator_loss(
-                    c.loss, self.discriminator(self.generator(self.latents(len(x))))
-                )
+                g_loss = self.generator_objective(len(x))
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 opt_g.step()

@@ -35,6 +35,30 @@ from genbench.nets.mlp import MLP
 LOG_2PI = math.log(2 * math.pi)
 
 
+def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
+    """z = mu + exp(logvar / 2) * eps, a draw from N(mu, diag exp(logvar)) for eps ~ N(0, I)
+    that is differentiable in mu and logvar (Kingma and Welling, 2014). All (..., Z)."""
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def log_normal_diag(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(z; mu, diag exp(logvar)) = -1/2 sum_i [(z_i - mu_i)^2 / exp(logvar_i) + logvar_i
+    + log 2 pi], summed over the last dimension: (..., Z) -> (...)."""
+    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) in closed form, summed over the last dimension:
+    1/2 sum_i [exp(logvar_i) + mu_i^2 - 1 - logvar_i], (..., Z) -> (...)."""
+    return 0.5 * (torch.exp(logvar) + mu.pow(2) - 1.0 - logvar).sum(-1)
+
+
+def iwae_bound(log_w: Tensor) -> Tensor:
+    """log (1/K) sum_k exp(log w_k) (Burda et al., 2016), (K, n) -> (n,); stable for log
+    weights of any magnitude (log-sum-exp)."""
+    return torch.logsumexp(log_w, 0) - math.log(log_w.size(0))
+
+
 class VAE(GenerativeModel):
     likelihood = "bound"
     log_prob_kind = "elbo"
@@ -81,13 +105,15 @@ class VAE(GenerativeModel):
         """Log importance weights log w_k and log p(x|z_k), each (k, n), for z_k ~ q(z|x)."""
         n = len(x)
         mu, logvar = self.encode(x, y)  # (n, Z)
-        std = torch.exp(0.5 * logvar)
         eps = torch.randn((k, *mu.shape), device=mu.device, dtype=mu.dtype)  # (k, n, Z)
-        z = mu + std * eps  # (k, n, Z), reparameterized
+        z = reparameterize(mu, logvar, eps)  # (k, n, Z)
         params = self.decode(z, y).flatten(0, 1)  # (k*n, D, P)
         target = x.flatten(1).repeat(k, 1)  # (k*n, D)
         log_px_z = self.output.log_prob(params, target).view(k, n)
-        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # (k, n)
+        zero = torch.zeros_like(z)
+        log_pz = log_normal_diag(z, zero, zero)  # (k, n), the prior N(0, I)
+        # log q(z|x) = log_normal_diag(z, mu, logvar), written in eps = (z - mu) / sigma: the
+        # same value without the rounding of z - mu
         log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)  # (k, n)
         return log_px_z + log_pz - log_qz, log_px_z
 
@@ -114,7 +140,7 @@ class VAE(GenerativeModel):
         log_w, _ = self.log_weights(x, num_samples, y)
         return {
             "elbo": log_w.mean(0),
-            f"iwae-{num_samples}": torch.logsumexp(log_w, 0) - math.log(num_samples),
+            f"iwae-{num_samples}": iwae_bound(log_w),
         }
 
     def reconstruction_log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:

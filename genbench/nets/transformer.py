@@ -38,17 +38,56 @@ class KVCache:
         return k, v
 
 
-def causal_mask(T: int, S: int, device: torch.device) -> Tensor:
-    """(T, S) bool, True where query i may attend to key j: the T queries are the last T of
-    the S positions, so query i sits at position S - T + i and sees keys j <= S - T + i."""
-    return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=S - T)
+def causal_mask(t: int, s: int) -> Tensor:
+    """(t, s) bool, True where query i may attend to key j: the t queries are the last t of
+    the s positions, so query i sits at position s - t + i and sees keys j <= s - t + i."""
+    return torch.ones(t, s, dtype=torch.bool).tril(diagonal=s - t)
+
+
+def scaled_dot_product_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
+) -> Tensor:
+    """softmax(q k^T / sqrt(d) + M) v, M = -inf where `mask` is False (Vaswani et al., 2017).
+
+    q (..., t, d), k (..., s, d), v (..., s, dv), mask bool (t, s) or None -> (..., t, dv).
+    """
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))  # (..., t, s)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v  # each query's weights over the keys it may see
+
+
+def split_heads(x: Tensor, n_head: int) -> Tensor:
+    """(B, T, C) -> (B, n_head, T, C // n_head): head h takes channels [h hs, (h + 1) hs)."""
+    B, T, C = x.shape
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, nh, T, hs) -> (B, T, nh hs), the inverse of split_heads: heads side by side again."""
+    B, nh, T, hs = x.shape
+    return x.transpose(1, 2).contiguous().view(B, T, nh * hs)
+
+
+def causal_self_attention(
+    x: Tensor, w_qkv: Tensor, b_qkv: Tensor, w_out: Tensor, b_out: Tensor, n_head: int
+) -> Tensor:
+    """Masked multi-head self-attention, (B, T, C) -> (B, T, C), with the weights of two
+    nn.Linear layers: w_qkv (3C, C), b_qkv (3C,) give queries, keys and values (in that order
+    along the 3C rows); w_out (C, C), b_out (C,) mix the heads' outputs."""
+    T, C = x.size(1), x.size(2)
+    q, k, v = F.linear(x, w_qkv, b_qkv).split(C, dim=2)  # each (B, T, C)
+    q, k, v = (split_heads(a, n_head) for a in (q, k, v))  # each (B, nh, T, hs)
+    y = scaled_dot_product_attention(q, k, v, causal_mask(T, T).to(x.device))  # (B, nh, T, hs)
+    return F.linear(merge_heads(y), w_out, b_out)  # (B, T, C)
 
 
 class CausalSelfAttention(nn.Module):
     """Masked multi-head self-attention: (B, T, C) -> (B, T, C).
 
-    `fast` picks F.scaled_dot_product_attention (fused kernels); otherwise the product is
-    written out. Both compute the same function.
+    `fast` picks F.scaled_dot_product_attention (fused kernels, with dropout on the attention
+    weights); otherwise the functions above, written out (the teaching reference; no dropout on
+    the attention weights). Both compute the same function in evaluation.
     """
 
     def __init__(self, n_embd: int, n_head: int, dropout: float, fast: bool) -> None:
@@ -60,16 +99,18 @@ class CausalSelfAttention(nn.Module):
         self.fast = fast
         self.c_attn = nn.Linear(n_embd, 3 * n_embd)  # queries, keys and values of all heads
         self.c_proj = nn.Linear(n_embd, n_embd)
-        self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
-        B, T, C = x.shape
-        nh, hs = self.n_head, C // self.n_head
+        if not self.fast and cache is None:
+            y = causal_self_attention(
+                x, self.c_attn.weight, self.c_attn.bias, self.c_proj.weight, self.c_proj.bias,
+                self.n_head,
+            )  # fmt: skip
+            return self.resid_dropout(y)
+        T, C = x.size(1), x.size(2)
         q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
-        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        q, k, v = (split_heads(a, self.n_head) for a in (q, k, v))  # each (B, nh, T, hs)
         if cache is not None:
             k, v = cache.extend(k, v)  # (B, nh, S, hs), S = positions so far
         S = k.size(2)
@@ -84,13 +125,8 @@ class CausalSelfAttention(nn.Module):
                 is_causal=T > 1,  # one new query is the last position: it sees every key
             )  # (B, nh, T, hs)
         else:
-            att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
-            att = att.masked_fill(~causal_mask(T, S, x.device), float("-inf"))
-            att = F.softmax(att, dim=-1)  # each query's weights over the keys it may see
-            att = self.attn_dropout(att)
-            y = att @ v  # (B, nh, T, hs)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
-        return self.resid_dropout(self.c_proj(y))
+            y = scaled_dot_product_attention(q, k, v, causal_mask(T, S).to(x.device))
+        return self.resid_dropout(self.c_proj(merge_heads(y)))  # (B, T, C)
 
 
 class Block(nn.Module):
