@@ -154,6 +154,13 @@ BAD_INPUTS = [
     (["suite", "--datasets", "digits"], "a suite needs models and datasets"),
     ([*SUITE, "--backend", "slurm"], "argument --backend: invalid choice: 'slurm'"),
     ([*SUITE, "--out", ""], "argument --out: must be a path, not empty"),
+    # assignments
+    (["assignment", "make", "nope", "--out", "student"], "unknown assignment 'nope'"),
+    (["assignment", "make", "attention", "--out", ""], "argument --out: must be a path, not empty"),
+    (["assignment", "grade", "--workers", "0"], "argument --workers: must be an integer >= 1"),
+    (["assignment", "check", "no-such-folder"], "no-such-folder: not a folder"),
+    (["assignment"], "the following arguments are required: verb"),
+    ([*RUN, "--impl", ""], "argument --impl: must be a path, not empty"),
     # results, report, list, no command
     (["results", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["results", "--out", ""], "argument --out: must be a path, not empty"),
@@ -216,7 +223,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_no_file(
 
 def test_bad_inputs_cover_every_command():
     commands = {args[0] for args, _ in BAD_INPUTS if args}
-    assert {"run", "suite", "results", "report", "list"} <= commands
+    assert {"run", "suite", "results", "report", "list", "assignment"} <= commands
 
 
 def test_a_real_process_from_another_folder(store, tmp_path):
@@ -254,3 +261,14 @@ def test_an_internal_error_is_one_line_naming_the_saved_traceback(capsys, monkey
     assert saved.parent == tmp_path / "genbench-errors"
     text = saved.read_text()
     assert text.startswith("genbench list\n") and "Traceback" in text and "second line" in text
+
+
+def test_a_reader_that_stops_early_is_not_an_error(capsys, monkeypatch):
+    """`genbench results | head`: the closed pipe ends the command quietly, as SIGPIPE would."""
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_results", closed_pipe)
+    assert cli.main(["results"]) == 141
+    assert capsys.readouterr().err == ""
