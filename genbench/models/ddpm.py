@@ -41,6 +41,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from genbench import schedules
 from genbench.constraints import (
     Annotated,
     Field,
@@ -53,7 +54,7 @@ from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 from genbench.models.base import GenerativeModel
 from genbench.nets.unet import UNet
-from genbench.schedules import NoiseSchedule, ancestral_step, simple_loss
+from genbench.schedules import NoiseSchedule
 
 LOG_SNR_MIN = -5.0  # log-SNR at t = T (Kingma et al. 2021): alpha_bar_T = sigmoid(-5) = 0.007
 VAL_STEPS = 4  # timesteps per validation image in the bound estimate behind val_loss
@@ -128,7 +129,7 @@ class DDPM(GenerativeModel):
         x0 = self.to_signed(x)
         t = torch.randint(1, self.schedule.num_steps + 1, (len(x),), device=x.device)
         noise = torch.randn_like(x0)
-        return simple_loss(self.eps(self.schedule.add_noise(x0, noise, t), t), noise)
+        return schedules.simple_loss(self.eps(self.schedule.add_noise(x0, noise, t), t), noise)
 
     def on_train_batch_end(self, outputs: Tensor, batch: object, batch_idx: int) -> None:
         """ema <- decay ema + (1 - decay) weights, the decay warmed up over the first steps
@@ -214,7 +215,7 @@ class DDPM(GenerativeModel):
                 )
                 # line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z
                 steps = torch.full((n,), t, device=x.device)
-                x = ancestral_step(x, steps, self.eps(x, t), s.betas, s.alpha_bar, z)
+                x = schedules.ancestral_step(x, steps, self.eps(x, t), s.betas, s.alpha_bar, z)
         elif self.config.sample_steps is None:  # the same, sigma_t^2 = beta_t
             for t in range(T, 0, -1):
                 x = s.step(x, self.eps(x, t), t, self.reverse_variance, generator)

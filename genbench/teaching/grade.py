@@ -258,7 +258,7 @@ def _benchmark(
             return
     finally:
         sandbox.limits = saved
-    metrics = _read_metrics(out)
+    metrics = _read_metrics(out, f"{bench.model}-{bench.dataset}-")
     value = metrics.get(bench.metric) if metrics else None
     if not isinstance(value, (int, float)):
         tail = (sandbox.job / "benchmark.log").read_text(errors="replace").strip().splitlines()
@@ -274,9 +274,10 @@ def _benchmark(
         row.output = f"{bench.metric}{shown} outside the band [{low}, {high}]{replaced}"
 
 
-def _read_metrics(out: Path) -> dict[str, Any] | None:
-    """The metrics of the one run under out/runs, read as plain JSON (never a link)."""
-    runs = sorted((out / "runs").glob("*/result.json")) if (out / "runs").is_dir() else []
+def _read_metrics(out: Path, prefix: str) -> dict[str, Any] | None:
+    """The metrics of the one run under out/runs named `prefix`..., read as plain JSON (never
+    through a link: the sandbox could have planted one)."""
+    runs = sorted((out / "runs").glob(f"{prefix}*/result.json")) if (out / "runs").is_dir() else []
     if len(runs) != 1 or runs[0].is_symlink():
         return None
     try:

@@ -20,11 +20,11 @@ def instructions(a: Assignment) -> str:
     for i, task in enumerate(a.tasks, 1):
         points = sum(c.points for c in a.checks() if c.task == task.name)
         calls = f" (uses {', '.join(task.requires)})" if task.requires else ""
-        lines.append(f"{i}. [ ] `{task.name}` in `{a.student_file}`, {points:g} points{calls}")
+        lines.append(f"{i}. [ ] `{task.name}` in `{a.student_file}`, {_points(points)}{calls}")
     if a.benchmark is not None:
         b = a.benchmark
         lines.append(
-            f"{len(a.tasks) + 1}. [ ] benchmark, {b.points:g} points: your functions train "
+            f"{len(a.tasks) + 1}. [ ] benchmark, {_points(b.points)}: your functions train "
             f"`{b.model}` on {b.dataset}; its {b.metric} must land in [{b.band[0]}, {b.band[1]}]"
         )
     lines += [
@@ -55,6 +55,10 @@ def instructions(a: Assignment) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _points(points: float) -> str:
+    return f"{points:g} point" + ("" if points == 1 else "s")
 
 
 def notebook(a: Assignment) -> dict:

@@ -20,11 +20,11 @@ def _function_source(dotted: str) -> str:
 
 
 def _file(a: Assignment, bodies: list[str]) -> str:
-    intro = f'"""{a.title}: your implementation (genbench assignment {a.name}).\n\n'
-    intro += textwrap.fill(a.summary, 96) + "\n\n"
+    intro = f'"""{a.title}.\n\n'
+    intro += textwrap.fill(f"genbench assignment {a.name}. {a.summary}", 96) + "\n\n"
     intro += "Fill in the functions below, then run: genbench assignment check .\n" + '"""\n'
     given = [_function_source(s) for s in a.support]
-    parts = [intro, a.header.rstrip() + "\n"]
+    parts = [intro, "\n" + a.header.rstrip() + "\n"]
     if given:
         parts.append("\n# --- given: helpers you may use -----------------------------------\n")
         parts += ["\n\n" + g for g in given]
@@ -49,7 +49,7 @@ def stub(task: Task) -> str:
     has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
     keep = lines[: (first.end_lineno if has_doc else first.lineno - 1)]
     indent = " " * (len(lines[-1]) - len(lines[-1].lstrip()))
-    hint = textwrap.wrap(f"Hint: {task.hint}", 92 - len(indent))
+    hint = textwrap.wrap(f"Hint: {task.hint}", 98 - len(indent), break_long_words=False)
     return "\n".join([*keep, *(f"{indent}# {h}" for h in hint), f"{indent}{NOT_IMPLEMENTED}", ""])
 
 
