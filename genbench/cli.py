@@ -1,15 +1,19 @@
 """Command line: argument parsing only; the work is done by the library.
 
 Every user error (unknown name, bad override, missing data, unwritable folder) becomes one line
-on stderr and exit code 2, with no traceback.
+on stderr and exit code 2, with no traceback. An unexpected error (a bug) exits with code 1 and one
+line saying where its full traceback was saved.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,18 +22,46 @@ import yaml
 from genbench.errors import GenbenchError
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that stopped early
 RESULT_FORMATS = ("table", "csv", "json", "markdown", "latex")
+
+
+def folder(text: str) -> Path:
+    """A folder (or file) argument; an empty one would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, not empty")
+    return Path(text)
+
+
+def count(text: str) -> int:
+    """An integer >= 1 (workers, threads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {value}")
+    return value
+
+
+def share(text: str) -> float:
+    """A number >= 0 (GPUs per Ray task, which may be a fraction of one)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not '{text}'") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {value}")
+    return value
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage dump) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(
-            f"genbench: error: {message} (see genbench {self.prog.split()[-1]} --help)",
-            file=sys.stderr,
-        )
+        print(f"genbench: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
@@ -54,17 +86,19 @@ def build_parser() -> Parser:
     run.add_argument("--max-epochs", type=int, help="shorthand for --set trainer.max_epochs=N")
     run.add_argument("--max-steps", type=int, help="shorthand for --set trainer.max_steps=N")
     run.add_argument(
-        "--out", type=Path, default=Path("results"), help="results folder (default: results)"
+        "--out", type=folder, default=Path("results"), help="results folder (default: results)"
     )
     run.add_argument(
-        "--data-dir", type=Path, help="dataset files (default: $GENBENCH_DATA or ~/.cache/genbench)"
+        "--data-dir",
+        type=folder,
+        help="dataset files (default: $GENBENCH_DATA or ~/.cache/genbench)",
     )
     run.add_argument(
         "--force", action="store_true", help="retrain even if this run already finished"
     )
     run.add_argument(
         "--impl",
-        type=Path,
+        type=folder,
         metavar="DIR",
         help="a student folder of an assignment: train with its functions in place of genbench's",
     )
@@ -89,31 +123,31 @@ def build_parser() -> Parser:
         "--grid", action="append", default=[], metavar="KEY=V1,V2",
         help="sweep a key over values, e.g. --grid data.train_fraction=0.1,0.5,1 (repeatable)",
     )  # fmt: skip
-    suite.add_argument("--workers", type=int, default=1, help="runs at a time (default 1)")
+    suite.add_argument("--workers", type=count, default=1, help="runs at a time (default 1)")
     suite.add_argument(
-        "--threads-per-run", type=int,
+        "--threads-per-run", type=count,
         help="threads per run (default 1, so numbers do not depend on --workers)",
     )  # fmt: skip
     suite.add_argument("--backend", choices=("local", "ray"), default="local")
     suite.add_argument("--ray-address", help="Ray cluster address (default: a local instance)")
     suite.add_argument(
-        "--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task asks for (ray backend)"
+        "--gpus-per-run", type=share, default=0.0, help="GPUs each Ray task asks for (ray backend)"
     )
     suite.add_argument("--retry-failed", action="store_true", help="rerun runs that failed")
     suite.add_argument("--dry-run", action="store_true", help="list the runs, run nothing")
-    suite.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    suite.add_argument("--out", type=folder, default=Path("results"), help="results folder")
 
     results = commands.add_parser("results", help="print the table of stored runs")
     results.add_argument(
-        "--out", type=Path, default=Path("results"), help="results folder (default: results)"
+        "--out", type=folder, default=Path("results"), help="results folder (default: results)"
     )
     results.add_argument("--format", choices=RESULT_FORMATS, default="table")
 
     report = commands.add_parser("report", help="build the comparison report from stored runs")
     report.add_argument(
-        "results_dir", nargs="?", type=Path, default=Path("results"), help="default: results"
+        "results_dir", nargs="?", type=folder, default=Path("results"), help="default: results"
     )
-    report.add_argument("--out", type=Path, help="report folder (default: RESULTS_DIR/report)")
+    report.add_argument("--out", type=folder, help="report folder (default: RESULTS_DIR/report)")
 
     commands.add_parser("list", help="list the registered datasets and models")
     add_assignment_parser(commands)
@@ -126,16 +160,16 @@ def add_assignment_parser(commands: argparse._SubParsersAction) -> None:
     verbs.add_parser("list", help="the built-in assignments, their tasks and points")
     make = verbs.add_parser("make", help="write the student folder of an assignment")
     make.add_argument("name")
-    make.add_argument("--out", type=Path, required=True, help="the student folder to create")
+    make.add_argument("--out", type=folder, required=True, help="the student folder to create")
     check = verbs.add_parser("check", help="run the public checks on a student folder")
-    check.add_argument("folder", type=Path)
+    check.add_argument("folder", type=folder)
     check.add_argument("--task", help="check one task only")
     grade = verbs.add_parser("grade", help="grade a submission (public and hidden checks)")
-    grade.add_argument("folder", type=Path, nargs="?", help="one submission folder")
+    grade.add_argument("folder", type=folder, nargs="?", help="one submission folder")
     grade.add_argument("--assignment", help="the assignment (default: from the student file)")
-    grade.add_argument("--out", type=Path, help="results.json, or with --batch a folder")
-    grade.add_argument("--batch", type=Path, help="a folder of submission folders")
-    grade.add_argument("--workers", type=int, default=1, help="submissions graded at a time")
+    grade.add_argument("--out", type=folder, help="results.json, or with --batch a folder")
+    grade.add_argument("--batch", type=folder, help="a folder of submission folders")
+    grade.add_argument("--workers", type=count, default=1, help="submissions graded at a time")
     selftest = verbs.add_parser("selftest", help="reference full, stubs 0, planted bugs caught")
     selftest.add_argument("name")
     selftest.add_argument("--no-benchmark", action="store_true", help="skip the training run")
@@ -162,6 +196,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genbench: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader stopped early (genbench results | head): not an error
+        with contextlib.suppress(OSError, ValueError):  # nothing left to flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as error:  # a bug, not bad input: keep the traceback, print one line
+        try:
+            where = f"full traceback in {save_traceback(error, argv)}"
+        except OSError as unsaved:
+            where = f"its traceback could not be saved: {one_line(unsaved)}"
+        print(
+            f"genbench: internal error ({type(error).__name__}: {one_line(error)}); {where}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message, shortened to `limit` characters."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def save_traceback(error: BaseException, argv: list[str] | None = None) -> Path:
+    """Write the full traceback of `error`, after the command line, to a new file under the
+    temporary folder's genbench-errors/ and return its path."""
+    directory = Path(tempfile.gettempdir()) / "genbench-errors"
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = directory / f"{stamp}-{os.getpid()}.txt"
+    text = "".join(traceback.format_exception(error))
+    command = " ".join(sys.argv[1:] if argv is None else argv)
+    path.write_text(f"genbench {command}\n\n{text}")
+    return path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -257,7 +325,7 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
         else:
             rows.append((label, format(m[key], fmt)))
     if "train_seconds" in m:
-        epochs = f", best epoch {m['best_epoch'] + 1} of {m['epochs']}" if "best_epoch" in m else ""
+        epochs = f", best epoch {m['best_epoch']} of {m['epochs']}" if "best_epoch" in m else ""
         rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))
     if "fit_seconds" in m:
         rows.append(("fit / predict", f"{m['fit_seconds']:.2f} s / {m['predict_seconds']:.3f} s"))
@@ -290,8 +358,6 @@ def cmd_suite(args: argparse.Namespace) -> int:
         raise GenbenchError(
             "a suite needs models and datasets: name a preset or pass --models and --datasets"
         )
-    if args.workers < 1:
-        raise GenbenchError(f"--workers must be at least 1, got {args.workers}")
     plans, skipped = expand(spec, args.overrides)
     for note in skipped:
         print(f"genbench: skipped {note}", file=sys.stderr)

@@ -5,8 +5,10 @@ Defaults live in YAML only (configs/), layered in this order, later wins:
     trainer/default.yaml -> models/<model>.yaml -> datasets/<dataset>.yaml
     -> trainer/<trainer.preset>.yaml (unless "default") -> --set overrides
 
-The code declares each section's keys and types as a dataclass without defaults, so a key is
-checked against one schema and its value comes from one place.
+The code declares each section's keys as a dataclass without defaults, each key's type with its
+valid values (genbench.constraints), so a key is checked against one schema and its value comes
+from one place. `resolve` checks every value with pydantic before anything reads data or writes a
+file, and a bad one is a one-line GenbenchError naming the key, the value and what is valid.
 """
 
 from __future__ import annotations
@@ -14,23 +16,94 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import importlib.util
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from genbench.constraints import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    Seed,
+    describe,
+)
 from genbench.errors import GenbenchError
 from genbench.registry import lookup
 
-CONFIG_DIR = Path(
-    os.environ.get("GENBENCH_CONFIGS", Path(__file__).resolve().parents[1] / "configs")
-)
 SECTIONS = ("model", "data", "trainer", "eval")
+
+
+def presets_dir() -> Path:
+    """Where the YAML presets are read from: $GENBENCH_CONFIGS (a user's own folder), else the
+    presets installed with the package (`genbench/configs`, mapped from the repository's
+    top-level configs/ in a wheel), else configs/ beside the package in a source checkout."""
+    if os.environ.get("GENBENCH_CONFIGS"):
+        return Path(os.environ["GENBENCH_CONFIGS"])
+    installed = Path(__file__).resolve().parent / "configs"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "configs"
+
+
+CONFIG_DIR = presets_dir()
+
+# Lightning's precision names (lightning.fabric.connector._PRECISION_INPUT_STR and its aliases)
+PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "16", "bf16-mixed", "bf16")
+PRECISIONS += ("16-true", "bf16-true")
+
+
+def accelerator_here(name: str) -> str:
+    """An accelerator this machine has: cpu and auto always; gpu/cuda with a CUDA device, mps
+    on Apple silicon (checked here, not deep inside Lightning once a run has started)."""
+    if name in ("auto", "cpu"):
+        return name
+    import torch
+
+    available = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        available += ["gpu", "cuda"]
+    if torch.backends.mps.is_available():
+        available.append("mps")
+    if name not in available:
+        raise ValueError(f"must be one of {', '.join(available)} (the accelerators available here)")
+    return name
+
+
+def precision_here(name: str) -> str:
+    """One of Lightning's precisions; transformer-engine's only where that package is installed."""
+    available = PRECISIONS
+    if importlib.util.find_spec("transformer_engine") is not None:
+        available += ("transformer-engine", "transformer-engine-float16")
+    if name not in available:
+        raise ValueError(f"must be one of {', '.join(available)} (Lightning's precisions)")
+    return name
+
+
+def known_strategy(name: str) -> str:
+    """auto or one of the strategies Lightning has registered (ddp, ddp_spawn, fsdp, ...)."""
+    if name == "auto":
+        return name
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    available = ["auto", *StrategyRegistry.available_strategies()]
+    if name not in available:
+        raise ValueError(f"must be one of {', '.join(available)} (Lightning's strategies)")
+    return name
+
+
+def device_selection(text: str) -> str:
+    """auto, a count, -1 (every device) or device indices such as 0,1 (Lightning's forms)."""
+    if text == "auto" or re.fullmatch(r"-1|[1-9][0-9]*|[0-9]+(,[0-9]+)*,|[0-9]+(,[0-9]+)+", text):
+        return text
+    raise ValueError("must be auto, a count >= 1, -1 (every device) or indices like 0,1")
 
 
 @dataclass
@@ -38,15 +111,15 @@ class TrainerConfig:
     """How a model is trained: Lightning Trainer settings and the batch size."""
 
     preset: str  # trainer preset layered last: configs/trainer/<preset>.yaml
-    max_epochs: int
-    max_steps: int  # -1: no limit
-    batch_size: int
-    patience: int  # early stopping: epochs without a better val_loss; 0 turns it off
-    accelerator: str  # "auto" picks a GPU when there is one
-    devices: str  # "auto", a count, or a list understood by Lightning
-    strategy: str
-    precision: str
-    gradient_clip_val: float
+    max_epochs: PositiveInt
+    max_steps: Literal[-1] | PositiveInt  # -1: no limit
+    batch_size: PositiveInt
+    patience: NonNegativeInt  # early stopping: epochs without a better val_loss; 0 turns it off
+    accelerator: Annotated[str, AfterValidator(accelerator_here)]  # auto: a GPU if there is one
+    devices: Annotated[str, AfterValidator(device_selection)]  # auto, a count, -1: all, or 0,1
+    strategy: Annotated[str, AfterValidator(known_strategy)]
+    precision: Annotated[str, AfterValidator(precision_here)]
+    gradient_clip_val: NonNegativeFloat  # 0: no clipping
     deterministic: bool
 
 
@@ -54,19 +127,13 @@ class TrainerConfig:
 class EvalConfig:
     """How a trained model is scored."""
 
-    iwae_k: int  # importance samples for the IWAE bound, where the model has one
-    batch_size: int
-    n_samples: int  # samples drawn for the grid
-    grid_rows: int
-    quality_samples: int  # samples scored for sample quality (FD, KD, ...); 0: none
-    likelihood_examples: int | None  # test examples the likelihood is estimated on; None: all
-
-    def __post_init__(self) -> None:
-        if self.likelihood_examples is not None and self.likelihood_examples < 1:
-            raise GenbenchError(
-                f"eval.likelihood_examples must be a positive count or null (all), "
-                f"not {self.likelihood_examples}"
-            )
+    iwae_k: PositiveInt  # importance samples for the IWAE bound, where the model has one
+    batch_size: PositiveInt  # examples x importance samples per forward pass
+    n_samples: PositiveInt  # samples drawn for the grid
+    grid_rows: PositiveInt
+    # samples scored for sample quality (FD, KD, ...); 0: none; precision/recall's k-NN needs 4
+    quality_samples: Literal[0] | Annotated[int, Field(ge=4)]
+    likelihood_examples: PositiveInt | None  # test examples the likelihood is on; null: all
 
 
 @dataclass
@@ -75,7 +142,7 @@ class RunConfig:
 
     model_name: str
     dataset_name: str
-    seed: int
+    seed: Seed
     model: Any  # the model's Config dataclass
     data: Any  # the dataset's Config dataclass
     trainer: TrainerConfig
@@ -111,6 +178,7 @@ def resolve(
     With dataset None (an estimator used outside a run), the dataset layer is skipped and the
     config has no data section.
     """
+    seed = check(seed, Seed, "seed")
     schemas: dict[str, type] = {"model": lookup("model", model).load().Config}
     if dataset is not None:
         schemas["data"] = lookup("dataset", dataset).load().Config
@@ -143,11 +211,11 @@ def resolve(
                 f"unknown key '{key}' for model {model} on {dataset}{hint}; "
                 f"valid: {', '.join(valid_keys) or f'none ({section} has no keys)'}"
             )
-        merged[section][name] = coerce(value, fields[name], key)
+        merged[section][name] = check(value, fields[name], key)
 
     built = {section: build(cls, merged[section], section) for section, cls in schemas.items()}
     built.setdefault("data", None)
-    return RunConfig(model, dataset, int(seed), **built)
+    return RunConfig(model, dataset, seed, **built)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -187,13 +255,16 @@ def merge(into: dict[str, dict[str, Any]], layer: dict[str, dict[str, Any]]) -> 
         into[section].update(values or {})
 
 
+@cache
 def field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
+    """A Config dataclass's keys -> their declared types, constraints included."""
+    hints = typing.get_type_hints(cls, include_extras=True)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 def build(cls: type, values: dict[str, Any], section: str) -> Any:
-    """Instantiate a section's dataclass, checking that the presets gave exactly its keys."""
+    """Instantiate a section's dataclass, checking that the presets gave exactly its keys and
+    that every value is valid; a rule between keys (a Config's __post_init__) is checked last."""
     fields = field_types(cls)
     missing = [k for k in fields if k not in values]
     if missing:
@@ -206,52 +277,57 @@ def build(cls: type, values: dict[str, Any], section: str) -> Any:
             f"unknown key {section}.{unknown[0]} in the presets; valid: "
             + ", ".join(f"{section}.{k}" for k in fields)
         )
-    return cls(**{k: coerce(values[k], t, f"{section}.{k}") for k, t in fields.items()})
+    return cls(**{k: check(values[k], t, f"{section}.{k}") for k, t in fields.items()})
 
 
-def coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check `value` against a type annotation, converting the lossless cases (int -> float)."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+STRICT = ConfigDict(strict=True, allow_inf_nan=False)  # no bool for an int, 1.5 for an int, nan
+
+
+@cache
+def _adapter(annotation: Any) -> TypeAdapter:
+    """The validator of a declared type, built once (annotations come from `field_types`, which
+    is cached, so the same object is looked up every time)."""
+    return TypeAdapter(annotation, config=STRICT)
+
+
+def check(value: Any, annotation: Any, key: str) -> Any:
+    """`value` checked against a declared type and its constraints (pydantic, strict but for the
+    lossless int -> float), or a one-line GenbenchError naming the key, the value and what is
+    valid, e.g. "model.latent_dim=-4 is not valid: must be an integer > 0"."""
+    value = as_meant(value, annotation)
+    try:
+        return _adapter(annotation).validate_python(value)
+    except ValidationError as error:
+        custom = [e["ctx"]["error"] for e in error.errors() if e["type"] == "value_error"]
+        need = str(custom[0]) if custom else f"must be {describe(annotation)}"
+        shown = repr(value) if isinstance(value, str) else value
+        raise GenbenchError(f"{key}={shown} is not valid: {need}") from None
+
+
+def as_meant(value: Any, annotation: Any) -> Any:
+    """Undo YAML's readings that are not what the user meant: YAML 1.1 reads 1e-3 as text and
+    `none` as text, and `2` or `32` given for a text setting (devices, precision) as numbers."""
+    kinds = base_types(annotation)
+    if isinstance(value, str):
+        if value.lower() in ("none", "null") and type(None) in kinds:
             return None
-        if isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return coerce(value, arg, key)
-            except GenbenchError as e:
-                errors.append(str(e))
-        raise GenbenchError(errors[0])
-    if origin is Literal:
-        if value not in args:
-            raise GenbenchError(f"{key}={value!r} is not valid; valid: {', '.join(map(str, args))}")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise GenbenchError(f"{key} expects a list like [1, 2], got {value!r}")
-        return [coerce(v, args[0], key) for v in value]
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise GenbenchError(f"{key} expects true or false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise GenbenchError(f"{key} expects an integer, got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads '1e-3' as a string
+        if float in kinds:
             try:
                 return float(value)
             except ValueError:
-                pass
-        raise GenbenchError(f"{key} expects a number, got {value!r}")
-    if annotation is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise GenbenchError(f"{key} expects a string, got {value!r}")
-    raise TypeError(f"unsupported annotation {annotation!r} for {key}")
+                return value
+    elif isinstance(value, int | float) and not isinstance(value, bool) and kinds == {str}:
+        return str(value)
+    return value
+
+
+def base_types(annotation: Any) -> set[type]:
+    """The plain types an annotation admits: Literal["a"] | PositiveInt -> {str, int}."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return base_types(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*map(base_types, args))
+    if origin is Literal:
+        return {type(arg) for arg in args}
+    return {annotation}

@@ -56,11 +56,8 @@ def load_dataset(cfg: RunConfig, data_dir: Path | None = None) -> Dataset:
     chosen by the run's seed); the test split is never reduced."""
     family = lookup("dataset", cfg.dataset_name).load()
     data = family.load(cfg.data, data_dir or default_data_dir())
-    fraction = cfg.data.train_fraction
-    if not 0.0 < fraction <= 1.0:
-        raise GenbenchError(f"data.train_fraction must be in (0, 1], got {fraction}")
-    data.train = keep_fraction(data.train, fraction, cfg.seed)
-    data.val = keep_fraction(data.val, fraction, cfg.seed)
+    data.train = keep_fraction(data.train, cfg.data.train_fraction, cfg.seed)
+    data.val = keep_fraction(data.val, cfg.data.train_fraction, cfg.seed)
     return data
 
 
@@ -149,9 +146,9 @@ def run(
         else:
             # before training: a multi-process run's environment must not reach the extractor's
             # own Trainer, and later runs find it cached
-            space = (
-                quality_space(cfg, data, data_dir, out) if cfg.eval.quality_samples > 0 else None
-            )
+            space = None
+            if cfg.eval.quality_samples > 0:
+                space = quality_space(cfg, data, data_dir, out, announce)
             result = train_and_score(cfg, data, model, directory, progress, announce, space)
         result["timings"]["data_seconds"] = data_seconds
         result["timings"]["total_seconds"] = time.perf_counter() - started
@@ -220,7 +217,7 @@ def train_and_score(
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location=model.device, weights_only=True)
             model.load_state_dict(state["state_dict"])
-            metrics["best_epoch"] = int(state["epoch"])
+            metrics["best_epoch"] = int(state["epoch"]) + 1  # from 1, as the epoch lines count
         model.eval()
         model.after_training(data.train.to(model.device))
         evaluate_started = time.perf_counter()
@@ -241,9 +238,15 @@ def features_dir(out: Path) -> Path:
     return Path(os.environ.get("GENBENCH_FEATURES") or out / "features")
 
 
-def quality_space(cfg: RunConfig, data: Dataset, data_dir: Path | None, out: Path) -> Any:
-    """The dataset's feature space (trained on its full training split, once), and beside the
-    runs the reference rows of real training images and of uniform noise."""
+def quality_space(
+    cfg: RunConfig,
+    data: Dataset,
+    data_dir: Path | None,
+    out: Path,
+    announce: Callable[[str], None] | None = None,
+) -> Any:
+    """The dataset's feature space (trained on its full training split, once; `announce` says
+    so first), and beside the runs the reference rows of real training images and of noise."""
     from genbench.evaluation.features import feature_space
 
     full = data
@@ -254,7 +257,7 @@ def quality_space(cfg: RunConfig, data: Dataset, data_dir: Path | None, out: Pat
             .load(cfg.data, data_dir or default_data_dir())
         )
     with preserved_rng():  # training the extractor (the first time) must not change the run's
-        space = feature_space(cfg.dataset_name, full, cfg.data, features_dir(out))
+        space = feature_space(cfg.dataset_name, full, cfg.data, features_dir(out), announce)
         write_references(cfg, full, space, out)
     return space
 

@@ -98,24 +98,25 @@ def load_spec(name_or_path: str) -> SuiteSpec:
 
 def expand(spec: SuiteSpec, extra_overrides: list[str] = ()) -> tuple[list[PlannedRun], list[str]]:
     """Every run of the suite, validated, and a note for each combination that does not apply
-    (a classifier on unlabelled data, a generative model on continuous features)."""
+    (a classifier on unlabelled data, a generative model on continuous features).
+
+    Every run's config (seed included) is resolved, and so checked, before any dataset is
+    loaded or anything runs: a bad value fails the suite at once, not run by run."""
     for key in spec.grid:
         parse_override(f"{key}=0")  # the grid's keys have the section.key form
     names = list(spec.grid)
     combos = list(itertools.product(*(spec.grid[k] for k in names))) or [()]
-    plans, skipped = [], []
-    data_overrides = [o for o in [*spec.set, *extra_overrides] if o.startswith("data.")]
-    applicable = applicability(spec.models, spec.datasets, data_overrides)
+    plans = []
     for model, dataset in itertools.product(spec.models, spec.datasets):
-        reason = applicable.get((model, dataset))
-        if reason:
-            skipped.append(f"{model} on {dataset}: {reason}")
-            continue
         for seed, combo in itertools.product(spec.seeds, combos):
             # JSON is YAML: the values read back as they were written
             grid = [f"{k}={json.dumps(v)}" for k, v in zip(names, combo, strict=True)]
             overrides = [*spec.set, *spec.per_model.get(model, []), *grid, *extra_overrides]
-            plans.append(PlannedRun(resolve(model, dataset, int(seed), overrides), overrides))
+            plans.append(PlannedRun(resolve(model, dataset, seed, overrides), overrides))
+    data_overrides = [o for o in [*spec.set, *extra_overrides] if o.startswith("data.")]
+    applicable = applicability(spec.models, spec.datasets, data_overrides)
+    skipped = [f"{model} on {dataset}: {reason}" for (model, dataset), reason in applicable.items()]
+    plans = [p for p in plans if (p.cfg.model_name, p.cfg.dataset_name) not in applicable]
     return plans, skipped
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+import genbench
 from genbench.config import RunConfig, resolve
 
 # Per-model overrides that make a model small enough to train in a second or two on 2 CPU cores.
@@ -29,3 +33,9 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
     extractor cache across the session (each dataset's extractor trains once)."""
     monkeypatch.setenv("GENBENCH_DATA", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("GENBENCH_FEATURES", str(tmp_path_factory.getbasetemp() / "features"))
+
+
+def subprocess_env() -> dict[str, str]:
+    """This checkout's genbench first on the path, whatever is installed."""
+    source = str(Path(genbench.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}

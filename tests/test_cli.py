@@ -6,7 +6,7 @@ import urllib.error
 import pytest
 
 from genbench.cli import main
-from tests.conftest import QUICK, TINY
+from tests.conftest import QUICK, TINY, subprocess_env
 
 TINY_VAE = [a for kv in [*TINY["vae"], *QUICK, "trainer.max_epochs=2"] for a in ("--set", kv)]
 
@@ -29,7 +29,7 @@ def one_line_error(capsys) -> str:
         ),
         (
             ["--model", "vae", "--dataset", "digits", "--set", "model.latent_dim=abc"],
-            "expects an integer, got 'abc'",
+            "model.latent_dim='abc' is not valid: must be an integer > 0",
         ),
         (["--model", "vae", "--dataset", "digitz"], "did you mean 'digits'"),
         (["--model", "vae"], "required: --dataset"),
@@ -91,9 +91,12 @@ def test_real_process_exits_2_without_traceback(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=subprocess_env(),
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "genbench: error: model.latent_dim expects an integer, got 'abc'"
+    assert proc.stderr.strip() == (
+        "genbench: error: model.latent_dim='abc' is not valid: must be an integer > 0"
+    )
 
 
 def test_run_then_reuse_then_results_table(capsys, tmp_path):
@@ -127,6 +130,9 @@ def test_run_then_reuse_then_results_table(capsys, tmp_path):
         "timings",
     }
     assert result["status"] == "done" and result["run_id"] == run_dir.name
+    # best_epoch counts from 1 in result.json, as the console and the epoch lines do
+    best, epochs = result["metrics"]["best_epoch"], result["metrics"]["epochs"]
+    assert 1 <= best <= epochs and f"best epoch {best} of {epochs}" in first
     assert {"python", "torch", "lightning", "genbench"} <= set(result["versions"])
 
     assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0

@@ -1,9 +1,17 @@
 import dataclasses
+import re
 
 import pytest
 import yaml
 
-from genbench.config import CONFIG_DIR, EvalConfig, TrainerConfig, parse_override, resolve
+from genbench.config import (
+    CONFIG_DIR,
+    EvalConfig,
+    TrainerConfig,
+    field_types,
+    parse_override,
+    resolve,
+)
 from genbench.errors import GenbenchError
 from genbench.registry import DATASETS, MODELS
 
@@ -58,10 +66,25 @@ def test_quick_preset_layers_last_but_before_overrides():
     [
         ("model.nope=1", "unknown key 'model.nope'"),
         ("model.latnt_dim=3", "did you mean 'model.latent_dim'"),
-        ("model.latent_dim=abc", "model.latent_dim expects an integer, got 'abc'"),
-        ("model.latent_dim=1.5", "expects an integer"),
-        ("trainer.deterministic=maybe", "expects true or false"),
-        ("model.decoder=gauss", "valid: auto, categorical, bernoulli, discretized_logistic"),
+        ("model.latent_dim=abc", "model.latent_dim='abc' is not valid: must be an integer > 0"),
+        ("model.latent_dim=1.5", "model.latent_dim=1.5 is not valid: must be an integer > 0"),
+        ("model.latent_dim=true", "must be an integer > 0"),
+        ("trainer.deterministic=maybe", "must be true or false"),
+        (
+            "model.decoder=gauss",
+            "must be one of auto, categorical, bernoulli, discretized_logistic",
+        ),
+        ("model.latent_dim=-4", "model.latent_dim=-4 is not valid: must be an integer > 0"),
+        ("model.lr=nan", "model.lr=nan is not valid: must be a finite number > 0"),
+        ("model.lr=-1", "model.lr=-1 is not valid: must be a finite number > 0"),
+        ("model.dropout=2", "model.dropout=2 is not valid: must be a finite number in [0, 1)"),
+        ("trainer.max_steps=0", "trainer.max_steps=0 is not valid: must be -1 or an integer > 0"),
+        ("trainer.patience=-3", "must be an integer >= 0"),
+        ("trainer.precision=banana", "must be one of 32-true, 32, 64-true"),
+        ("trainer.devices=0", "must be auto, a count >= 1, -1 (every device) or indices like 0,1"),
+        ("trainer.strategy=dpp", "(Lightning's strategies)"),
+        ("eval.quality_samples=-5", "must be 0 or an integer >= 4"),
+        ("eval.likelihood_examples=0", "must be an integer > 0 or null"),
         ("trainer.preset=nope", "unknown trainer preset 'nope'; valid: default, quick"),
         ("nosection=1", "expected section.key=value"),
         ("solver.x=1", "unknown key 'solver.x'"),
@@ -93,3 +116,77 @@ def test_run_id_is_stable_and_changes_with_config_and_seed():
     assert a.run_id.startswith("vae-digits-s0-")
     assert a.run_id != resolve("vae", "digits", 1).run_id
     assert a.run_id != resolve("vae", "digits", 0, ["model.latent_dim=3"]).run_id
+
+
+def test_values_are_read_as_meant():
+    """YAML 1.1 reads 1e-3 and none as text, 32 and 2 as numbers: each becomes what the
+    setting declares; an int becomes a float where a float is declared."""
+    cfg = resolve(
+        "vae",
+        "digits",
+        0,
+        [
+            "model.lr=1e-3",
+            "model.weight_decay=0",
+            "trainer.precision=32",
+            "trainer.devices=2",
+            "trainer.max_steps=-1",
+            "eval.likelihood_examples=none",
+        ],
+    )
+    assert cfg.model.lr == 1e-3 and isinstance(cfg.model.weight_decay, float)
+    assert (cfg.trainer.precision, cfg.trainer.devices) == ("32", "2")
+    assert cfg.trainer.max_steps == -1 and cfg.eval.likelihood_examples is None
+    assert resolve("svm", "digits", 0, ["model.gamma=1"]).model.gamma == 1.0
+    assert resolve("svm", "digits", 0, ["model.gamma=auto"]).model.gamma == "auto"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 99999999999999999999])
+def test_seed_must_fit_numpy(seed):
+    with pytest.raises(GenbenchError, match=r"must be an integer in \[0, 4294967295\]"):
+        resolve("vae", "digits", seed)
+    assert resolve("vae", "digits", 2**32 - 1).seed == 2**32 - 1
+
+
+def test_accelerators_this_machine_lacks_are_refused_naming_those_it_has(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    for name in ("gpu", "cuda", "tpu", "mps"):
+        with pytest.raises(GenbenchError) as error:
+            resolve("vae", "digits", 0, [f"trainer.accelerator={name}"])
+        assert str(error.value) == (
+            f"trainer.accelerator='{name}' is not valid: must be one of auto, cpu "
+            "(the accelerators available here)"
+        )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve("vae", "digits", 0, ["trainer.accelerator=gpu"]).trainer.accelerator == "gpu"
+
+
+@pytest.mark.parametrize(
+    ("model", "override", "message"),
+    [
+        ("transformer", "model.n_head=3", "must be a multiple of model.n_head (3)"),
+        ("ddpm", "model.sample_steps=5000", "must be at most model.timesteps (250) or null"),
+        ("gan", "model.n_critic=0", "must be an integer > 0 or auto"),
+        ("svm", "model.gamma=wide", "must be one of scale, auto or a finite number > 0"),
+    ],
+)
+def test_rules_of_each_model_are_checked_when_resolving(model, override, message):
+    with pytest.raises(GenbenchError, match=re.escape(message)):
+        resolve(model, "digits", 0, [override])
+
+
+def test_every_setting_declares_its_valid_values():
+    """A plain int or float accepts nonsense (-4 latent dimensions): every numeric setting of
+    every section carries a constraint, so a new one cannot forget it."""
+    from genbench.constraints import describe
+
+    schemas = [TrainerConfig, EvalConfig]
+    schemas += [entry.load().Config for entry in (*MODELS.values(), *DATASETS.values())]
+    for schema in schemas:
+        for name, annotation in field_types(schema).items():
+            assert annotation not in (int, float), (
+                f"{schema.__qualname__}.{name}: {describe(annotation)}"
+            )

@@ -59,6 +59,23 @@ def test_expansion_is_the_grid_and_skips_what_does_not_apply():
         expand(SuiteSpec(models=["vae"], datasets=["digits"], set=["model.nope=1"]))
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SuiteSpec(models=["vae"], datasets=["digits"], seeds=[0, -1]),
+        SuiteSpec(models=["vae", "gan"], datasets=["digits"], per_model={"gan": ["model.lr=-1"]}),
+        SuiteSpec(models=["vae"], datasets=["digits"], grid={"model.latent_dim": [8, 0]}),
+    ],
+)
+def test_a_bad_value_fails_the_suite_before_any_dataset_is_loaded(spec, monkeypatch):
+    def loading(*args, **kwargs):
+        raise AssertionError("a dataset was loaded before every run's config was checked")
+
+    monkeypatch.setattr("genbench.suite.applicability", loading)
+    with pytest.raises(GenbenchError, match="is not valid: must be"):
+        expand(spec)
+
+
 def test_one_and_two_workers_give_identical_numbers(tmp_path):
     plans, _ = expand(tiny_suite())
     for workers in (1, 2):

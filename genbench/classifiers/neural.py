@@ -19,6 +19,13 @@ from torch import Tensor, nn
 
 from genbench.classifiers.base import ClassifierFamily
 from genbench.config import RunConfig, TrainerConfig, resolve
+from genbench.constraints import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+)
 from genbench.data.base import Dataset, DataSpec, Split
 from genbench.data.loader import TensorDataModule
 from genbench.errors import GenbenchError
@@ -174,11 +181,11 @@ class MLPClassifier(NeuralFamily):
 
     @dataclass
     class Config:
-        hidden: int
-        layers: int
-        dropout: float
-        lr: float
-        weight_decay: float
+        hidden: PositiveInt
+        layers: NonNegativeInt  # hidden layers; 0: a linear model
+        dropout: Probability
+        lr: PositiveFloat
+        weight_decay: NonNegativeFloat
 
 
 class CNNClassifier(NeuralFamily):
@@ -189,8 +196,8 @@ class CNNClassifier(NeuralFamily):
 
     @dataclass
     class Config:
-        channels: int  # of the first block; doubled each block
-        hidden: int
-        dropout: float
-        lr: float
-        weight_decay: float
+        channels: PositiveInt  # of the first block; doubled each block
+        hidden: PositiveInt
+        dropout: Probability
+        lr: PositiveFloat
+        weight_decay: NonNegativeFloat

@@ -16,6 +16,7 @@ from sklearn.svm import SVC
 from genbench.classifiers.base import ClassifierFamily
 from genbench.classifiers.naive_bayes import CategoricalNaiveBayes
 from genbench.config import RunConfig
+from genbench.constraints import Annotated, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 
@@ -29,9 +30,9 @@ class NaiveBayes(ClassifierFamily):
     @dataclass
     class Config:
         variant: Literal["gaussian", "multinomial", "bernoulli", "categorical"]
-        alpha: float  # additive smoothing (multinomial, bernoulli, categorical)
-        binarize: float  # bernoulli: a pixel is on above this fraction of the top level
-        var_smoothing: float  # gaussian: share of the largest variance added to all
+        alpha: NonNegativeFloat  # additive smoothing (multinomial, bernoulli, categorical)
+        binarize: Annotated[float, Field(ge=0, le=1)]  # bernoulli: on above this share of the top
+        var_smoothing: NonNegativeFloat  # gaussian: share of the largest variance added to all
 
     @classmethod
     def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
@@ -55,8 +56,8 @@ class LogReg(ClassifierFamily):
 
     @dataclass
     class Config:
-        C: float  # inverse regularization strength
-        max_iter: int
+        C: PositiveFloat  # inverse regularization strength
+        max_iter: PositiveInt
 
     @classmethod
     def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
@@ -68,19 +69,12 @@ class SVM(ClassifierFamily):
 
     @dataclass
     class Config:
-        C: float
-        gamma: str  # "scale", "auto", or a number
+        C: PositiveFloat
+        gamma: Literal["scale", "auto"] | PositiveFloat  # the RBF kernel's width
 
     @classmethod
     def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):
-        gamma: str | float = cfg.model.gamma
-        if gamma not in ("scale", "auto"):
-            try:
-                gamma = float(gamma)
-            except ValueError:
-                raise GenbenchError(
-                    f"model.gamma must be scale, auto or a number, got '{gamma}'"
-                ) from None
+        gamma = cfg.model.gamma
         # Platt scaling on 5-fold cross-validated decision values, then one SVC fitted on all
         # the data: scikit-learn's replacement for SVC(probability=True)
         svc = SVC(C=cfg.model.C, gamma=gamma, kernel="rbf")
@@ -92,7 +86,7 @@ class KNN(ClassifierFamily):
 
     @dataclass
     class Config:
-        n_neighbors: int
+        n_neighbors: PositiveInt
         weights: Literal["uniform", "distance"]
 
     @classmethod
@@ -117,7 +111,7 @@ class QDA(ClassifierFamily):
 
     @dataclass
     class Config:
-        reg_param: float
+        reg_param: Annotated[float, Field(ge=0, le=1)]  # shrinkage toward the identity
 
     @classmethod
     def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None):

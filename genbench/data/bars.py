@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
+from genbench.constraints import Annotated, Field, PositiveInt, Seed
 from genbench.data.base import DataConfig, Dataset, DatasetFamily, DataSpec, Split
-from genbench.errors import GenbenchError
 
 
 def bars_patterns(size: int) -> torch.Tensor:
@@ -33,16 +33,14 @@ class Bars(DatasetFamily):
 
     @dataclass
     class Config(DataConfig):
-        size: int  # grid side n
-        n_train: int
-        n_val: int
-        n_test: int
-        data_seed: int  # fixes the draw, independent of the run's seed
+        size: Annotated[int, Field(ge=2)]  # grid side n
+        n_train: PositiveInt
+        n_val: PositiveInt
+        n_test: PositiveInt
+        data_seed: Seed  # fixes the draw, independent of the run's seed
 
     @classmethod
     def load(cls, config: Config, data_dir: Path) -> Dataset:
-        if config.size < 2:
-            raise GenbenchError(f"data.size must be at least 2, got {config.size}")
         patterns = bars_patterns(config.size)
         generator = torch.Generator().manual_seed(config.data_seed)
 

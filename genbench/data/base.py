@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genbench.constraints import Fraction
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -65,7 +67,7 @@ class Dataset:
 class DataConfig:
     """Keys every dataset has; a family's Config subclasses this and adds its own."""
 
-    train_fraction: float  # stratified share of the train and val splits kept, in (0, 1]
+    train_fraction: Fraction  # stratified share of the train and val splits kept, in (0, 1]
 
 
 def keep_fraction(split: Split, fraction: float, seed: int) -> Split:

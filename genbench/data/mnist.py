@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from genbench.constraints import Annotated, Field
 from genbench.data.base import DataConfig, Dataset, DatasetFamily, DataSpec, Split
 from genbench.errors import GenbenchError
 
@@ -152,7 +153,8 @@ class IDXDataset(DatasetFamily):
 
     @dataclass
     class Config(DataConfig):
-        n_val: int  # validation images held out (stratified) from the official training set
+        # validation images held out (stratified) from the official 60000 training images
+        n_val: Annotated[int, Field(ge=10, le=59990)]
         download: bool  # fetch missing files from the mirrors
 
     @classmethod

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,10 +68,15 @@ def cache_key(dataset: str, data_config: object) -> str:
 
 
 def feature_space(
-    dataset: str, data: Dataset, data_config: object, cache_dir: Path
+    dataset: str,
+    data: Dataset,
+    data_config: object,
+    cache_dir: Path,
+    announce: Callable[[str], None] | None = None,
 ) -> FeatureSpace:
     """The dataset's feature space, trained now if it is not cached yet (under a lock, so
-    parallel runs train it once). `data` must hold the full train split."""
+    parallel runs train it once). `data` must hold the full train split. `announce` is told
+    before the extractor trains, so its epoch lines are not taken for the run's own."""
     levels = data.spec.num_levels
     if data.spec.num_classes is None or len(data.spec.shape) != 3:
         return FeatureSpace(f"{dataset}-pixels", None, levels, None)
@@ -80,6 +86,12 @@ def feature_space(
     with open(cache_dir / f"{key}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
+            if announce is not None:
+                announce(
+                    f"training the sample-quality feature extractor for {dataset} first (a CNN, "
+                    f"up to {TRAINING['max_epochs']} epochs, once; cached in {path}); the "
+                    "epoch lines below are its own"
+                )
             train_extractor(data, path)
     saved = torch.load(path, map_location="cpu", weights_only=True)
     net = build_net(data)

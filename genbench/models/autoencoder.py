@@ -17,6 +17,13 @@ import torch
 from sklearn.mixture import GaussianMixture
 from torch import Tensor
 
+from genbench.constraints import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+)
 from genbench.data.base import DataSpec, Split
 from genbench.distributions import output_distribution
 from genbench.models.base import GenerativeModel
@@ -28,14 +35,14 @@ class Autoencoder(GenerativeModel):
 
     @dataclass
     class Config:
-        latent_dim: int
-        hidden: int  # width of each hidden layer
-        layers: int  # hidden layers in the encoder and in the decoder
-        dropout: float
+        latent_dim: PositiveInt
+        hidden: PositiveInt  # width of each hidden layer
+        layers: NonNegativeInt  # hidden layers in the encoder and in the decoder
+        dropout: Probability
         decoder: Literal["auto", "categorical", "bernoulli", "discretized_logistic"]
-        gmm_components: int  # mixture components of the ex-post latent density
-        lr: float
-        weight_decay: float
+        gmm_components: PositiveInt  # mixture components of the ex-post latent density
+        lr: PositiveFloat
+        weight_decay: NonNegativeFloat
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
         super().__init__(spec, config)

@@ -42,6 +42,14 @@ import torch
 from torch import Tensor, nn
 
 from genbench import schedules
+from genbench.constraints import (
+    Annotated,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+)
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 from genbench.models.base import GenerativeModel
@@ -60,26 +68,28 @@ class DDPM(GenerativeModel):
 
     @dataclass
     class Config:
-        timesteps: int  # T
+        timesteps: Annotated[int, Field(ge=2)]  # T
         schedule: Literal["log_snr", "linear", "cosine"]
         variance: Literal["posterior", "beta"]  # sigma_t^2 of p(x_{t-1} | x_t): beta~_t or beta_t
-        channels: int  # U-Net channels at full resolution, doubled at each halving
-        dropout: float
-        lr: float
-        weight_decay: float
-        ema_decay: float  # weights averaged over training steps are evaluated and sampled
-        sample_steps: int | None  # None: ancestral DDPM over all T steps; N: DDIM, N steps
+        channels: PositiveInt  # U-Net channels at full resolution, doubled at each halving
+        dropout: Probability
+        lr: PositiveFloat
+        weight_decay: NonNegativeFloat
+        ema_decay: Annotated[float, Field(ge=0, le=1)]  # EMA weights are evaluated and sampled
+        sample_steps: PositiveInt | None  # None: ancestral DDPM over all T steps; N: DDIM, N steps
+
+        def __post_init__(self) -> None:
+            if self.sample_steps is not None and self.sample_steps > self.timesteps:
+                raise GenbenchError(
+                    f"model.sample_steps={self.sample_steps} is not valid: must be at most "
+                    f"model.timesteps ({self.timesteps}) or null"
+                )
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
         super().__init__(spec, config)
         c = config
         if spec.num_levels is None or len(spec.shape) != 3:
             raise GenbenchError("ddpm needs discrete images (levels, shape C x H x W)")
-        if c.sample_steps is not None and not 1 <= c.sample_steps <= c.timesteps:
-            raise GenbenchError(
-                f"model.sample_steps must be in 1..{c.timesteps} (model.timesteps) or null, "
-                f"got {c.sample_steps}"
-            )
         self.schedule = make_schedule(c.schedule, c.timesteps, spec.num_levels)
         s = self.schedule
         # sigma_t^2 of p(x_{t-1} | x_t) for t = 0..T; at t = 1 the decoder's, beta_1 for either

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genbench.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 from genbench.evaluation.images import save_grid
@@ -96,13 +97,13 @@ class GAN(GenerativeModel):
     @dataclass
     class Config:
         loss: LossKind
-        latent_dim: int
-        width: int  # channels at full resolution, doubled at each halving (nets/conv.py)
-        lr: float  # Adam, for both networks
-        beta1: float
-        beta2: float
-        n_critic: int | Literal["auto"]  # D steps per G step; auto: 1 non-saturating, 5 wgan-gp
-        gp_weight: float  # lambda of the gradient penalty (wgan-gp only)
+        latent_dim: PositiveInt
+        width: PositiveInt  # channels at full resolution, doubled at each halving (nets/conv.py)
+        lr: PositiveFloat  # Adam, for both networks
+        beta1: Probability
+        beta2: Probability
+        n_critic: PositiveInt | Literal["auto"]  # D steps per G step; auto: 1 NS, 5 wgan-gp
+        gp_weight: NonNegativeFloat  # lambda of the gradient penalty (wgan-gp only)
         dequantize: bool  # real images uniform within their levels' bins, else bin centres
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
@@ -113,9 +114,7 @@ class GAN(GenerativeModel):
         self.generator = Generator(config.latent_dim, spec.shape, config.width)
         self.discriminator = Discriminator(spec.shape, config.width)
         n_critic = config.n_critic
-        self.n_critic = USUAL_N_CRITIC[config.loss] if n_critic == "auto" else int(n_critic)
-        if self.n_critic < 1:
-            raise GenbenchError(f"model.n_critic must be auto or at least 1, got {n_critic}")
+        self.n_critic = USUAL_N_CRITIC[config.loss] if n_critic == "auto" else n_critic
 
     # --- the science -------------------------------------------------------------------
     def latents(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from genbench.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 from genbench.data.base import DataSpec
 from genbench.distributions import Categorical
 from genbench.errors import GenbenchError
@@ -32,27 +33,27 @@ class Transformer(GenerativeModel):
 
     @dataclass
     class Config:
-        n_layer: int  # transformer blocks
-        n_head: int  # attention heads per block; n_embd must be a multiple
-        n_embd: int  # width of the residual stream
-        dropout: float
+        n_layer: PositiveInt  # transformer blocks
+        n_head: PositiveInt  # attention heads per block; n_embd must be a multiple
+        n_embd: PositiveInt  # width of the residual stream
+        dropout: Probability
         attention: Literal["fast", "explicit"]  # F.scaled_dot_product_attention or written out
-        lr: float  # peak learning rate of the one-cycle schedule
-        weight_decay: float  # AdamW, on weight matrices and embeddings only
-        temperature: float  # sampling only: logits / temperature; 1.0 samples the model itself
+        lr: PositiveFloat  # peak learning rate of the one-cycle schedule
+        weight_decay: NonNegativeFloat  # AdamW, on weight matrices and embeddings only
+        temperature: PositiveFloat  # sampling only: logits / temperature; 1.0: the model itself
         conditional: bool  # p(x|y): a start token per class (labelled data)
+
+        def __post_init__(self) -> None:
+            if self.n_embd % self.n_head:
+                raise GenbenchError(
+                    f"model.n_embd={self.n_embd} is not valid: must be a multiple of "
+                    f"model.n_head ({self.n_head})"
+                )
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
         super().__init__(spec, config)
         if spec.num_levels is None:
             raise GenbenchError("the transformer models discrete data; this dataset is continuous")
-        if config.n_embd % config.n_head:
-            raise GenbenchError(
-                f"model.n_embd ({config.n_embd}) must be a multiple of model.n_head "
-                f"({config.n_head})"
-            )
-        if config.temperature <= 0:
-            raise GenbenchError(f"model.temperature must be positive, got {config.temperature}")
         self.output = Categorical(spec.num_levels)
         # input-only start tokens after the levels 0..L-1: one, or one per class
         self.start_token = spec.num_levels

@@ -20,6 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genbench.constraints import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+)
 from genbench.data.base import DataSpec
 from genbench.distributions import output_distribution
 from genbench.models.base import GenerativeModel
@@ -58,14 +65,14 @@ class VAE(GenerativeModel):
 
     @dataclass
     class Config:
-        latent_dim: int
-        hidden: int  # width of each hidden layer
-        layers: int  # hidden layers in the encoder and in the decoder
-        dropout: float
+        latent_dim: PositiveInt
+        hidden: PositiveInt  # width of each hidden layer
+        layers: NonNegativeInt  # hidden layers in the encoder and in the decoder
+        dropout: Probability
         decoder: Literal["auto", "categorical", "bernoulli", "discretized_logistic"]
         conditional: bool  # p(x|y): the class one-hot enters the encoder and the decoder
-        lr: float
-        weight_decay: float
+        lr: PositiveFloat
+        weight_decay: NonNegativeFloat
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
         super().__init__(spec, config)

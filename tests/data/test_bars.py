@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from genbench.config import resolve
 from genbench.data.bars import Bars, bars_patterns
 from genbench.errors import GenbenchError
 
@@ -42,7 +43,5 @@ def test_dataset_draw_is_uniform_and_entropy_known():
 
 
 def test_bad_size_is_a_user_error():
-    with pytest.raises(GenbenchError, match=r"data\.size"):
-        Bars.load(
-            Bars.Config(train_fraction=1.0, size=1, n_train=1, n_val=1, n_test=1, data_seed=0), None
-        )
+    with pytest.raises(GenbenchError, match=r"data\.size=1 is not valid: must be an integer >= 2"):
+        resolve("vae", "bars", 0, ["data.size=1"])

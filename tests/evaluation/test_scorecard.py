@@ -25,13 +25,17 @@ QUALITY_KEYS = {
 def test_feature_space_is_trained_once_and_is_a_good_classifier(tmp_path, monkeypatch):
     cfg = resolve("vae", "digits")
     data = load_dataset(cfg)
-    space = features.feature_space("digits", data, cfg.data, tmp_path)
+    told: list[str] = []
+    space = features.feature_space("digits", data, cfg.data, tmp_path, told.append)
     assert space.test_accuracy >= 0.97  # its features mean something
     assert space.features(data.test.x[:5]).shape == (5, features.EXTRACTOR["hidden"])
+    # its epoch lines come before the run's: the log says whose they are
+    assert len(told) == 1 and "training the sample-quality feature extractor for digits" in told[0]
     calls = []
     monkeypatch.setattr(features, "train_extractor", lambda *a: calls.append(a))
-    again = features.feature_space("digits", data, cfg.data, tmp_path)
+    again = features.feature_space("digits", data, cfg.data, tmp_path, told.append)
     assert calls == [] and again.id == space.id  # reused from the cache, not retrained
+    assert len(told) == 1  # and nothing to announce
 
 
 def test_scorecard_keys_and_reference_order(tmp_path):
@@ -69,5 +73,5 @@ def test_likelihood_on_the_first_n_test_examples_when_asked():
     assert m["bpd_n"] == 50 and m["bpd"] == pytest.approx(expected.item(), rel=1e-6)
     whole = score_generative(model, data, dataclasses.replace(head, likelihood_examples=None), 0)
     assert whole["bpd_n"] == len(data.test) == 450 and whole["bpd"] != m["bpd"]
-    with pytest.raises(GenbenchError, match="likelihood_examples"):
-        score_generative(model, data, dataclasses.replace(head, likelihood_examples=0), seed=0)
+    with pytest.raises(GenbenchError, match="likelihood_examples=0 is not valid"):
+        resolve("vae", "digits", 0, ["eval.likelihood_examples=0"])
