@@ -8,5 +8,5 @@ from setuptools import find_namespace_packages, setup
 setup(
     packages=[*find_namespace_packages(include=["genbench", "genbench.*"]), "genbench.configs"],
     package_dir={"genbench.configs": "configs"},
-    package_data={"": ["*.yaml"], "genbench.configs": ["*/*.yaml"]},
+    package_data={"": ["*.yaml", "*.md"], "genbench.configs": ["*/*.yaml"]},
 )
