@@ -6,8 +6,8 @@ runs already finished in the store, and executes the rest on a backend:
 - local: `--workers N` runs at a time, each a `genbench run` in its own process with its share
   of the cores as threads. The processes fork from a server that imported torch and Lightning
   once (multiprocessing's forkserver), so a run does not pay the seconds of imports again.
-  Children die with the suite (Linux parent-death signal) and a restarted suite resumes
-  interrupted runs from their checkpoints;
+  Children die with the suite however it ends (Ctrl-C, SIGTERM, SIGKILL, an OOM kill: see
+  genbench/lifeline.py) and a restarted suite resumes interrupted runs from their checkpoints;
 - ray: each run is a Ray task with its CPU/GPU needs, on a local or remote Ray cluster; the
   task returns the run's files and the driver writes them into the store.
 
@@ -17,7 +17,7 @@ diverged run is finished, like a done one.
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -25,15 +25,17 @@ import multiprocessing.forkserver
 import os
 import signal
 import sys
+import threading
 import time
 import unittest.mock
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from genbench import lifeline
 from genbench.config import CONFIG_DIR, RunConfig, parse_override, resolve
 from genbench.errors import GenbenchError, unknown_choice
 from genbench.registry import is_classifier, lookup
@@ -141,14 +143,6 @@ def applicability(
     return reasons
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the suite process dies (Linux), so a killed suite
-    leaves no orphans training on; SIGTERM makes the run save its state and stop."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class Progress:
     """Counts and the live line: done/running/failed, elapsed, estimated remaining."""
@@ -210,20 +204,28 @@ def run_suite(
     cores = os.cpu_count() or 1
     if workers * threads > cores:
         report(f"note: {workers} workers x {threads} threads exceed the {cores} cores here")
-    if backend == "local":
-        run_local(todo, out, workers, threads, progress, report)
-    elif backend == "ray":
-        from genbench.suite_ray import run_ray
-
-        run_ray(todo, out, workers, threads, ray_address, progress, report, gpus_per_run)
-    else:
+    if backend not in ("local", "ray"):
         raise GenbenchError(f"unknown backend '{backend}'; valid: local, ray")
+    with sigterm_as_interrupt():
+        if backend == "local":
+            run_local(todo, out, workers, threads, progress, report)
+        else:
+            from genbench.suite_ray import run_ray
+
+            run_ray(todo, out, workers, threads, ray_address, progress, report, gpus_per_run)
     report(f"suite finished: {progress.line()}")
     return progress
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-PRELOAD = ["genbench.cli", "genbench.runner", "genbench.training", "genbench.registry"]
+# genbench.lifeline first: it ties the server to the suite before the slow imports
+PRELOAD = [
+    "genbench.lifeline",
+    "genbench.cli",
+    "genbench.runner",
+    "genbench.training",
+    "genbench.registry",
+]
 
 
 def run_context() -> multiprocessing.context.BaseContext:
@@ -233,8 +235,10 @@ def run_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    # the server imports torch with one thread per pool; each run then sets its own count
-    with unittest.mock.patch.dict(os.environ, dict.fromkeys(THREAD_VARIABLES, "1")):
+    # the server imports torch with one thread per pool; each run then sets its own count.
+    # It dies with this process (lifeline), whose pid it learns from the environment.
+    variables = {**dict.fromkeys(THREAD_VARIABLES, "1"), lifeline.PARENT_VARIABLE: str(os.getpid())}
+    with unittest.mock.patch.dict(os.environ, variables):
         multiprocessing.forkserver.ensure_running()
     return context
 
@@ -244,8 +248,9 @@ def run_in_child(
 ) -> None:
     """The body of one run's process: `genbench run ARGUMENTS` with `threads` threads, its
     output appended to `log`; exits with the command's code. It takes the suite's environment
-    and folder as they are now, not as they were when the server started."""
-    _die_with_parent()
+    and folder as they are now, not as they were when the server started. It gets SIGTERM
+    (saves its state and stops) when its parent, the forkserver or the suite, dies."""
+    lifeline.die_with_parent(signal.SIGTERM, lifeline.server_pid)
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update({**environment, **dict.fromkeys(THREAD_VARIABLES, str(threads))})
@@ -314,6 +319,24 @@ def run_local(
             process.terminate()
         for process in running:
             process.join()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within: SIGTERM (`kill PID`, a scheduler's stop) ends the suite as Ctrl-C does, by a
+    KeyboardInterrupt, so its runs are stopped, save their state and are waited for."""
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def finish(

@@ -125,6 +125,62 @@ def test_killed_suite_restarts_and_ends_with_every_run_done_once(tmp_path):
         assert json.loads(path.read_text())["status"] == "done"
 
 
+def family(root: int) -> set[int]:
+    """The live processes descended from `root`, by a scan of /proc (zombies count as gone)."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # not a process, or gone meanwhile
+            continue
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (not gone, not a zombie)."""
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_a_killed_suite_leaves_no_process_behind(tmp_path, signum):
+    """However the suite ends, its forkserver and its runs end with it (seen before: a run
+    training on for minutes after `kill PID`). SIGTERM ends it as Ctrl-C does (exit 130)."""
+    out = tmp_path / "out"
+    args = ["--models", "vae", "--datasets", "digits", "--seeds", "0", "--out", str(out)]
+    long = [*TINY_SET[:-1], "trainer.max_epochs=100000", "eval.quality_samples=0"]
+    sets = [a for kv in long for a in ("--set", kv)]
+    command = [sys.executable, "-m", "genbench", "suite", *args, *sets]
+    suite = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("runs/vae-*/checkpoints/last.ckpt")):
+        time.sleep(0.2)  # the run is training
+    children = family(suite.pid)
+    assert len(children) >= 2  # the forkserver and the run, at least
+    os.kill(suite.pid, signum)
+    _, err = suite.communicate(timeout=60)
+    deadline = time.time() + 30
+    while alive(children) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not alive(children), f"left behind: {alive(children)}"
+    if signum == signal.SIGTERM:
+        assert suite.returncode == 130 and b"interrupted" in err
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="the ray extra is not installed"
 )
