@@ -59,6 +59,34 @@ def test_expansion_is_the_grid_and_skips_what_does_not_apply():
         expand(SuiteSpec(models=["vae"], datasets=["digits"], set=["model.nope=1"]))
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"models: [vae\ndatasets: [digits]\n", "is not valid YAML (line"),
+        (b"", "is empty; expected a YAML mapping"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not text"),
+        (b"- vae\n- digits\n", "holds a list; expected a YAML mapping"),
+        (b"vae\n", "holds a str; expected a YAML mapping"),
+        (b"models: [vae]\ndatasets: [digits]\nseeds: a\n", "'seeds' must be a list of seeds"),
+        (b"models: [vae]\ndatasets: [digits]\nseeds: 3\n", "'seeds' must be a list of seeds"),
+        (b"models: [vae]\ndatasets: [digits]\ngrid: {k: 1}\n", "'grid' must be a mapping"),
+        (b"models: [vae]\ndatasets: [digits]\nper_model: [x]\n", "'per_model' must be a"),
+        (b"models: vae\ndatasets: [digits]\n", "'models' must be a list of model names"),
+        (b"models: [vae]\ndatasets: [digits]\nset: [lr]\n", "'set' must be a list of key=val"),
+        (b"models: [vae]\ndatasets: [digits]\nsedes: [0]\n", "unknown key sedes"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_damaged_suite_file_is_one_line_naming_file_and_key(tmp_path, capsys, content, expected):
+    path = tmp_path / "suite.yaml"
+    path.write_bytes(content)
+    assert main(["suite", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert str(path) in err and expected in err, err
+    assert path.read_bytes() == content and not (tmp_path / "out").exists()
+
+
 def test_one_and_two_workers_give_identical_numbers(tmp_path):
     plans, _ = expand(tiny_suite())
     for workers in (1, 2):
