@@ -110,12 +110,14 @@ def load_spec(name_or_path: str) -> SuiteSpec:
         )
     for key, value in content.items():
         if key not in SUITE_KEYS:
-            raise GenbenchError(f"{path}: unknown key {key}; valid: {', '.join(SUITE_KEYS)}")
+            raise GenbenchError(
+                f"suite file {path}: unknown key {key}; valid: {', '.join(SUITE_KEYS)}"
+            )
         valid, description = SUITE_TYPES[key]
         if not valid(value):
             shown = json.dumps(value, default=str)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            raise GenbenchError(f"{path}: '{key}' must be {description}, got {shown}")
+            raise GenbenchError(f"suite file {path}: '{key}' must be {description}, got {shown}")
     return SuiteSpec(**content)
 
 
