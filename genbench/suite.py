@@ -205,11 +205,13 @@ def applicability(
 
 @dataclass
 class Progress:
-    """Counts and the live line: done/running/failed, elapsed, estimated remaining."""
+    """Counts and the live line: done/running/failed, elapsed, estimated remaining. `done`
+    counts finished runs, the `diverged` among them too."""
 
     total: int
     workers: int
     done: int = 0
+    diverged: int = 0
     failed: int = 0
     running: int = 0
     durations: list[float] = field(default_factory=list)
@@ -218,7 +220,9 @@ class Progress:
     def line(self) -> str:
         elapsed = time.perf_counter() - self.started
         left = self.total - self.done - self.failed
-        text = f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed"
+        diverged = f" ({self.diverged} diverged)" if self.diverged else ""
+        text = f"{self.done}/{self.total} done{diverged}, {self.running} running"
+        text += f", {self.failed} failed"
         text += f", {fmt(elapsed)} elapsed"
         if self.durations and left:
             mean = sum(self.durations) / len(self.durations)
@@ -250,6 +254,7 @@ def run_suite(
         status = None if previous is None else previous.get("status")
         if status in FINISHED:
             progress.done += 1
+            progress.diverged += status == "diverged"
         elif status == "failed" and not retry_failed:
             progress.failed += 1
         else:
@@ -413,7 +418,12 @@ def finish(
     status = None if result is None else result.get("status")
     if status in FINISHED:
         progress.done += 1
+        progress.diverged += status == "diverged"
         progress.durations.append(seconds)
+        if status == "diverged":
+            report(
+                f"  diverged: {plan.cfg.run_id} at step {result['metrics'].get('diverged_step')}"
+            )
         return
     if code == 130:  # interrupted (SIGTERM/SIGINT): not a failure, resumes next time
         report(f"  interrupted: {plan.cfg.run_id}")
