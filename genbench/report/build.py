@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -345,6 +346,7 @@ def calibration_plot(
 def build_report(results: Path, out: Path) -> Path:
     """Write out/index.html, out/report.md and out/assets/; return the HTML's path. A folder
     that cannot be written fails with a GenbenchError before anything is written."""
+    check_folder(out)  # before anything is read or written
     runs = load_runs(results)
     prepare_folder(out)
     assets = out / "assets"
@@ -415,10 +417,21 @@ def build_report(results: Path, out: Path) -> Path:
     return index
 
 
-def prepare_folder(out: Path) -> None:
-    """Create the report folder, or fail with one line if it is a file or cannot be made."""
+def check_folder(out: Path) -> None:
+    """Fail with one line, writing nothing, if `out` cannot become the report folder."""
     if out.exists() and not out.is_dir():
         raise GenbenchError(f"report folder {out} is a file; choose a folder with --out")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise GenbenchError(f"cannot create the report folder {out}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GenbenchError(f"cannot create the report folder {out}: {existing} is not writable")
+
+
+def prepare_folder(out: Path) -> None:
+    """Create the report folder, or fail with one line if it cannot be made."""
     if (out / "assets").exists() and not (out / "assets").is_dir():
         raise GenbenchError(f"{out / 'assets'} is a file; the report writes its images there")
     try:
