@@ -34,6 +34,25 @@ def test_feature_space_is_trained_once_and_is_a_good_classifier(tmp_path, monkey
     assert calls == [] and again.id == space.id  # reused from the cache, not retrained
 
 
+def test_the_extractor_cache_key_changes_with_the_data_itself():
+    """Same name and parameters, other data (e.g. read from another --data-dir): another key,
+    so a cached extractor is never reused for data it was not trained on."""
+    cfg = resolve("vae", "digits")
+    data = load_dataset(cfg)
+    key = features.cache_key("digits", data, cfg.data)
+    assert features.cache_key("digits", load_dataset(cfg), cfg.data) == key  # read again
+    one_pixel = dataclasses.replace(
+        data, train=dataclasses.replace(data.train, x=data.train.x.clone())
+    )
+    one_pixel.train.x[0, 0, 0, 0] += 1
+    relabelled = dataclasses.replace(data, val=dataclasses.replace(data.val, y=data.val.y.flip(0)))
+    fewer_classes = dataclasses.replace(data, spec=dataclasses.replace(data.spec, num_classes=9))
+    others = [
+        features.cache_key("digits", d, cfg.data) for d in (one_pixel, relabelled, fewer_classes)
+    ]
+    assert len({key, *others}) == 4
+
+
 def test_scorecard_keys_and_reference_order(tmp_path):
     cfg = tiny_config("vae", "digits", "trainer.max_epochs=10", "eval.quality_samples=300")
     result = run(cfg, tmp_path).result
