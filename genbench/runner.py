@@ -128,6 +128,8 @@ def run(
         train_and_score(cfg, data, build_model(cfg, data), directory, False, None)
         return None
     ensure_writable(out)
+    if (directory / RESULT).is_dir():  # a damaged store: the result could not be written
+        raise GenbenchError(f"{directory / RESULT} is a folder where the run's result belongs")
     previous = read_result(directory)
     if previous is not None and previous.get("status") in FINISHED and not force:
         return RunOutcome(previous, directory, reused=True)

@@ -14,7 +14,7 @@ import pytest
 from genbench.cli import main
 from genbench.data.mnist import MNIST
 from genbench.errors import GenbenchError
-from genbench.results.store import read_result
+from genbench.results.store import read_result, write_json_atomic
 from genbench.suite import SuiteSpec, expand, run_suite, write_failure
 from tests.conftest import QUICK, TINY
 from tests.data.test_mnist import write_family
@@ -108,6 +108,18 @@ def test_failed_runs_are_skipped_unless_retried(tmp_path):
     progress = run_suite(plans, tmp_path, retry_failed=True, report=lambda _: None)
     assert (progress.done, progress.failed) == (1, 0)
     assert read_result(tmp_path / "runs" / plans[0].cfg.run_id)["status"] == "done"
+
+
+def test_the_closing_line_counts_diverged_and_failed_runs(tmp_path):
+    plans, _ = expand(tiny_suite(seeds=(0, 1), models=("logreg",)))
+    record = {"run_id": plans[0].cfg.run_id, "model": "logreg", "dataset": "digits", "seed": 0,
+              "status": "diverged", "metrics": {"diverged_step": 3}}  # fmt: skip
+    write_json_atomic(tmp_path / "runs" / plans[0].cfg.run_id / "result.json", record)
+    write_failure(plans[1], tmp_path, "boom")
+    lines = []
+    progress = run_suite(plans, tmp_path, report=lines.append)
+    assert (progress.done, progress.diverged, progress.failed) == (1, 1, 1)
+    assert lines[-1].startswith("suite finished: 1/2 done (1 diverged), 0 running, 1 failed")
 
 
 def test_runs_take_the_suites_folder_and_environment_of_now(tmp_path, monkeypatch):
