@@ -96,7 +96,8 @@ REQUIRED = {
     "status": str,
     "metrics": dict,
 }
-SCALAR = (int, float, str, type(None))  # a metric's value: a number, a name, or absent (null)
+NUMBER = (int, float, type(None))  # a metric's value (null: not defined, e.g. no time passed)
+TEXT_METRICS = ("feature_space", "knn_not_applicable")  # and every "*_kind": names, not numbers
 
 
 class DamagedResult(Exception):
@@ -135,8 +136,10 @@ def result_problem(record: Any) -> str | None:
     if record["status"] not in STATUSES:
         return f"unknown status '{record['status']}'; valid: {', '.join(STATUSES)}"
     for name, value in record["metrics"].items():
-        if not isinstance(value, SCALAR):
-            return f"metric '{name}' must be a number or a string, got {json.dumps(value)[:40]}"
+        text = name in TEXT_METRICS or name.endswith("_kind")
+        if not (isinstance(value, str) if text else isinstance(value, NUMBER)):
+            wanted = "a string" if text else "a number"
+            return f"metric '{name}' must be {wanted}, got {json.dumps(value)[:40]}"
     config = record.get("config", {})
     if not isinstance(config, dict) or not all(
         isinstance(config.get(section, {}), dict)

@@ -23,6 +23,16 @@ DAMAGED = {  # folder -> what lies where its result.json belongs
             "metrics": {},
         }
     ).encode(),
+    "bpd-a-string": json.dumps(
+        {
+            "run_id": "x",
+            "model": "vae",
+            "dataset": "digits",
+            "seed": 0,
+            "status": "done",
+            "metrics": {"bpd": "low"},
+        }
+    ).encode(),
     "metrics-a-list": json.dumps(
         {
             "run_id": "x",
