@@ -301,8 +301,11 @@ def run_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     # the server imports torch with one thread per pool; each run then sets its own count.
-    # It dies with this process (lifeline), whose pid it learns from the environment.
-    variables = {**dict.fromkeys(THREAD_VARIABLES, "1"), lifeline.PARENT_VARIABLE: str(os.getpid())}
+    # It dies with this process (lifeline), whose pid it learns from the environment; only
+    # when started from the main thread, as the signal fires when the starting thread ends.
+    variables = dict.fromkeys(THREAD_VARIABLES, "1")
+    if threading.current_thread() is threading.main_thread():
+        variables[lifeline.PARENT_VARIABLE] = str(os.getpid())
     with unittest.mock.patch.dict(os.environ, variables):
         multiprocessing.forkserver.ensure_running()
     return context
