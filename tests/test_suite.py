@@ -205,20 +205,22 @@ def test_a_killed_suite_leaves_no_process_behind(tmp_path, signum):
     long = [*TINY_SET[:-1], "trainer.max_epochs=100000", "eval.quality_samples=0"]
     sets = [a for kv in long for a in ("--set", kv)]
     command = [sys.executable, "-m", "genbench", "suite", *args, *sets]
-    suite = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "suite.log"  # a file, not a pipe, that orphans could hold open
+    with open(log, "wb") as stderr:
+        suite = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("runs/vae-*/checkpoints/last.ckpt")):
         time.sleep(0.2)  # the run is training
     children = family(suite.pid)
     assert len(children) >= 2  # the forkserver and the run, at least
     os.kill(suite.pid, signum)
-    _, err = suite.communicate(timeout=60)
+    suite.wait(timeout=60)
     deadline = time.time() + 30
     while alive(children) and time.time() < deadline:
         time.sleep(0.2)
     assert not alive(children), f"left behind: {alive(children)}"
     if signum == signal.SIGTERM:
-        assert suite.returncode == 130 and b"interrupted" in err
+        assert suite.returncode == 130 and "interrupted" in log.read_text()
 
 
 @pytest.mark.skipif(
