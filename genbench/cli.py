@@ -284,7 +284,8 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
     if result["status"] == "diverged":
         rows.append(("diverged at step", str(m.get("diverged_step"))))
     part = m.get("bpd_n", 0) < m.get("test_examples", 0)  # a smoke estimate on a few
-    on = f", {m['bpd_n']} examples" if part else ""
+    examples = f"{m['bpd_n']} examples" if part else ""
+    on = f", {examples}" if part else ""
     if "bpd" in m:
         rows.append((f"test bpd ({m['bpd_kind']}{on})", f"{m['bpd']:.4f} ± {m['bpd_se']:.4f}"))
     if "bpd_iwae" in m:
@@ -296,19 +297,21 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
         )
     if "entropy_bpd" in m:
         rows.append(("true entropy", f"{m['entropy_bpd']:.4f}  (gap {m['entropy_gap']:+.4f})"))
+    subset = f" ({examples})" if part else ""  # the reconstruction is on the likelihood's
     if "recon_bpd" in m:
-        rows.append(("recon bpd", f"{m['recon_bpd']:.4f}"))
+        rows.append((f"recon bpd{subset}", f"{m['recon_bpd']:.4f}"))
     if "recon_mse" in m:
-        rows.append(("recon mse", f"{m['recon_mse']:.5f}"))
+        rows.append((f"recon mse{subset}", f"{m['recon_mse']:.5f}"))
+    space = "pixels" if str(m.get("feature_space", "")).endswith("-pixels") else "features"
     for key, label, fmt in (
         ("accuracy", "test accuracy", ".4f"),
         ("nll", "test nll", ".4f"),
         ("ece", "test ece", ".4f"),
         ("f1_macro", "test f1 (macro)", ".4f"),
-        ("fd", "fd (features)", ".3f"),
-        ("kd", "kd (features)", ".3f"),
-        ("precision", "precision / recall", None),
-        ("density", "density / coverage", None),
+        ("fd", f"fd ({space})", ".3f"),
+        ("kd", f"kd ({space})", ".3f"),
+        ("precision", f"precision / recall ({space})", None),
+        ("density", f"density / coverage ({space})", None),
         ("classifier_score", "classifier score", ".3f"),
         ("memorized_fraction", "memorized", ".3f"),
         ("samples_per_second", "samples / s", ",.0f"),
@@ -316,14 +319,16 @@ def summary(result: dict, directory: Path, reused: bool) -> str:
         ("support_vectors", "support vectors", ","),
         ("stored_examples", "stored examples", ","),
     ):
-        if key not in m:
+        pair = key in ("precision", "density")
+        if key not in m and not (pair and "knn_not_applicable" in m):
             continue
-        if key == "precision":
-            rows.append((label, f"{m['precision']:.3f} / {m['recall']:.3f}"))
-        elif key == "density":
-            rows.append((label, f"{m['density']:.3f} / {m['coverage']:.3f}"))
+        if pair:  # one that does not apply is n/a
+            names = ("precision", "recall") if key == "precision" else ("density", "coverage")
+            rows.append((label, " / ".join(f"{m[k]:.3f}" if k in m else "n/a" for k in names)))
         else:
             rows.append((label, format(m[key], fmt)))
+    if "knn_not_applicable" in m:
+        rows.append(("n/a because", m["knn_not_applicable"]))
     if "train_seconds" in m:
         epochs = f", best epoch {m['best_epoch']} of {m['epochs']}" if "best_epoch" in m else ""
         rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))

@@ -34,6 +34,7 @@ from genbench.results.store import (
     read_result,
     run_dir,
     run_lock,
+    warn_stderr,
     write_json_atomic,
     write_text_atomic,
 )
@@ -124,6 +125,8 @@ def run(
         train_and_score(cfg, data, build_model(cfg, data), directory, False, None)
         return None
     ensure_writable(out)
+    if (directory / RESULT).is_dir():  # a damaged store: the result could not be written
+        raise GenbenchError(f"{directory / RESULT} is a folder where the run's result belongs")
     previous = read_result(directory)
     if previous is not None and previous.get("status") in FINISHED and not force:
         return RunOutcome(previous, directory, reused=True)
@@ -180,8 +183,9 @@ def train_and_score(
 ) -> dict[str, Any]:
     """Fit (resuming from last.ckpt if there is one), then score the best checkpoint; `space`
     is the feature space sample quality is measured in (None: not measured)."""
-    last = directory / "checkpoints" / "last.ckpt"
-    resumed_from = str(last) if last.exists() else None
+    say = announce or warn_stderr
+    last = resumable(directory / "checkpoints" / "last.ckpt", say)
+    resumed_from = None if last is None else str(last)
     if announce is not None:
         verb = "resuming" if resumed_from else "training"
         announce(f"{verb} {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed} -> {directory}")
@@ -231,6 +235,32 @@ def train_and_score(
 
     timings = {"train_seconds": train_seconds, "eval_seconds": eval_seconds}
     return record(cfg, data, status, metrics, model.device, timings, resumed_from is not None)
+
+
+# what Lightning reads back from a checkpoint to resume training
+RESUME_KEYS = frozenset({"state_dict", "optimizer_states", "loops", "epoch", "global_step"})
+
+
+def resumable(path: Path, say: Callable[[str], None]) -> Path | None:
+    """`path` if it holds a training state to resume from. A damaged one (truncated, random
+    bytes, not a Lightning checkpoint) is moved aside, never deleted, and said; None then
+    means the run starts again from scratch."""
+    if not path.exists():
+        return None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        missing = RESUME_KEYS - set(state) if isinstance(state, dict) else RESUME_KEYS
+        problem = f"it lacks {', '.join(sorted(missing))}" if missing else None
+    except Exception as e:  # damaged files raise RuntimeError, UnpicklingError, EOFError, ...
+        problem = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:80]}"
+    if problem is None:
+        return path
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.rename(aside)
+    say(f"checkpoint {path} could not be read ({problem}); moved to {aside.name}; starting over")
+    return None
 
 
 def features_dir(out: Path) -> Path:

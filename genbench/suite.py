@@ -6,8 +6,8 @@ runs already finished in the store, and executes the rest on a backend:
 - local: `--workers N` runs at a time, each a `genbench run` in its own process with its share
   of the cores as threads. The processes fork from a server that imported torch and Lightning
   once (multiprocessing's forkserver), so a run does not pay the seconds of imports again.
-  Children die with the suite (Linux parent-death signal) and a restarted suite resumes
-  interrupted runs from their checkpoints;
+  Children die with the suite however it ends (Ctrl-C, SIGTERM, SIGKILL, an OOM kill: see
+  genbench/lifeline.py) and a restarted suite resumes interrupted runs from their checkpoints;
 - ray: each run is a Ray task with its CPU/GPU needs, on a local or remote Ray cluster; the
   task returns the run's files and the driver writes them into the store.
 
@@ -17,7 +17,7 @@ diverged run is finished, like a done one.
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -25,15 +25,17 @@ import multiprocessing.forkserver
 import os
 import signal
 import sys
+import threading
 import time
 import unittest.mock
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from genbench import lifeline
 from genbench.config import CONFIG_DIR, RunConfig, parse_override, resolve
 from genbench.errors import GenbenchError, unknown_choice
 from genbench.registry import is_classifier, lookup
@@ -78,7 +80,8 @@ class PlannedRun:
 
 
 def load_spec(name_or_path: str) -> SuiteSpec:
-    """A suite preset by name (configs/suites/NAME.yaml) or a YAML file's path."""
+    """A suite preset by name (configs/suites/NAME.yaml) or a YAML file's path; a file that is
+    not a YAML mapping of the suite keys, each of its type, is refused naming file and key."""
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / "suites" / f"{name_or_path}.yaml"
@@ -87,13 +90,72 @@ def load_spec(name_or_path: str) -> SuiteSpec:
         if Path(name_or_path).suffix:
             raise GenbenchError(f"suite file {name_or_path} not found")
         raise unknown_choice("suite", name_or_path, presets)
-    content = yaml.safe_load(path.read_text()) or {}
-    unknown = set(content) - set(SUITE_KEYS)
-    if unknown:
+    expected = f"a YAML mapping with keys among {', '.join(SUITE_KEYS)}"
+    try:
+        content = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise GenbenchError(f"suite file {path} is not text; expected {expected}") from None
+    except OSError as e:
+        raise GenbenchError(f"cannot read suite file {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(e, "problem", None) or "malformed"
+        raise GenbenchError(f"suite file {path} is not valid YAML{where}: {problem}") from None
+    if content is None:
+        raise GenbenchError(f"suite file {path} is empty; expected {expected}")
+    if not isinstance(content, dict):
         raise GenbenchError(
-            f"{path}: unknown key {sorted(unknown)[0]}; valid: {', '.join(SUITE_KEYS)}"
+            f"suite file {path} holds a {type(content).__name__}; expected {expected}"
         )
+    for key, value in content.items():
+        if key not in SUITE_KEYS:
+            raise GenbenchError(
+                f"suite file {path}: unknown key {key}; valid: {', '.join(SUITE_KEYS)}"
+            )
+        valid, description = SUITE_TYPES[key]
+        if not valid(value):
+            shown = json.dumps(value, default=str)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise GenbenchError(f"suite file {path}: '{key}' must be {description}, got {shown}")
     return SuiteSpec(**content)
+
+
+def _is_list_of(kind: type, value: Any, nonempty: bool = False) -> bool:
+    """Whether value is a list of `kind` (bools are not ints here)."""
+    return (
+        isinstance(value, list)
+        and (bool(value) or not nonempty)
+        and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+    )
+
+
+def _is_overrides(value: Any) -> bool:
+    return _is_list_of(str, value) and all("=" in v for v in value)
+
+
+# each suite key's type, checked when a file is read, and how the message describes it
+SUITE_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "description": (lambda v: isinstance(v, str), "a string"),
+    "models": (lambda v: _is_list_of(str, v, True), "a list of model names, e.g. [vae, logreg]"),
+    "datasets": (lambda v: _is_list_of(str, v, True), "a list of dataset names, e.g. [digits]"),
+    "seeds": (
+        lambda v: _is_list_of(int, v, True) and min(v) >= 0,
+        "a list of seeds (integers >= 0), e.g. [0, 1, 2]",
+    ),
+    "set": (_is_overrides, "a list of key=value overrides, e.g. [trainer.preset=quick]"),
+    "per_model": (
+        lambda v: isinstance(v, dict) and all(map(_is_overrides, v.values())),
+        "a mapping of model -> list of key=value overrides, e.g. {vae: [model.latent_dim=8]}",
+    ),
+    "grid": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and isinstance(x, list) and x for k, x in v.items())
+        ),
+        "a mapping of section.key -> list of values, e.g. {model.latent_dim: [8, 16]}",
+    ),
+}
 
 
 def expand(spec: SuiteSpec, extra_overrides: list[str] = ()) -> tuple[list[PlannedRun], list[str]]:
@@ -142,21 +204,15 @@ def applicability(
     return reasons
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the suite process dies (Linux), so a killed suite
-    leaves no orphans training on; SIGTERM makes the run save its state and stop."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class Progress:
-    """Counts and the live line: done/running/failed, elapsed, estimated remaining."""
+    """Counts and the live line: done/running/failed, elapsed, estimated remaining. `done`
+    counts finished runs, the `diverged` among them too."""
 
     total: int
     workers: int
     done: int = 0
+    diverged: int = 0
     failed: int = 0
     running: int = 0
     durations: list[float] = field(default_factory=list)
@@ -165,7 +221,9 @@ class Progress:
     def line(self) -> str:
         elapsed = time.perf_counter() - self.started
         left = self.total - self.done - self.failed
-        text = f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed"
+        diverged = f" ({self.diverged} diverged)" if self.diverged else ""
+        text = f"{self.done}/{self.total} done{diverged}, {self.running} running"
+        text += f", {self.failed} failed"
         text += f", {fmt(elapsed)} elapsed"
         if self.durations and left:
             mean = sum(self.durations) / len(self.durations)
@@ -197,6 +255,7 @@ def run_suite(
         status = None if previous is None else previous.get("status")
         if status in FINISHED:
             progress.done += 1
+            progress.diverged += status == "diverged"
         elif status == "failed" and not retry_failed:
             progress.failed += 1
         else:
@@ -211,20 +270,28 @@ def run_suite(
     cores = os.cpu_count() or 1
     if workers * threads > cores:
         report(f"note: {workers} workers x {threads} threads exceed the {cores} cores here")
-    if backend == "local":
-        run_local(todo, out, workers, threads, progress, report)
-    elif backend == "ray":
-        from genbench.suite_ray import run_ray
-
-        run_ray(todo, out, workers, threads, ray_address, progress, report, gpus_per_run)
-    else:
+    if backend not in ("local", "ray"):
         raise GenbenchError(f"unknown backend '{backend}'; valid: local, ray")
+    with sigterm_as_interrupt():
+        if backend == "local":
+            run_local(todo, out, workers, threads, progress, report)
+        else:
+            from genbench.suite_ray import run_ray
+
+            run_ray(todo, out, workers, threads, ray_address, progress, report, gpus_per_run)
     report(f"suite finished: {progress.line()}")
     return progress
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-PRELOAD = ["genbench.cli", "genbench.runner", "genbench.training", "genbench.registry"]
+# genbench.lifeline first: it ties the server to the suite before the slow imports
+PRELOAD = [
+    "genbench.lifeline",
+    "genbench.cli",
+    "genbench.runner",
+    "genbench.training",
+    "genbench.registry",
+]
 
 
 def run_context() -> multiprocessing.context.BaseContext:
@@ -234,8 +301,13 @@ def run_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    # the server imports torch with one thread per pool; each run then sets its own count
-    with unittest.mock.patch.dict(os.environ, dict.fromkeys(THREAD_VARIABLES, "1")):
+    # the server imports torch with one thread per pool; each run then sets its own count.
+    # It dies with this process (lifeline), whose pid it learns from the environment; only
+    # when started from the main thread, as the signal fires when the starting thread ends.
+    variables = dict.fromkeys(THREAD_VARIABLES, "1")
+    if threading.current_thread() is threading.main_thread():
+        variables[lifeline.PARENT_VARIABLE] = str(os.getpid())
+    with unittest.mock.patch.dict(os.environ, variables):
         multiprocessing.forkserver.ensure_running()
     return context
 
@@ -245,8 +317,9 @@ def run_in_child(
 ) -> None:
     """The body of one run's process: `genbench run ARGUMENTS` with `threads` threads, its
     output appended to `log`; exits with the command's code. It takes the suite's environment
-    and folder as they are now, not as they were when the server started."""
-    _die_with_parent()
+    and folder as they are now, not as they were when the server started. It gets SIGTERM
+    (saves its state and stops) when its parent, the forkserver or the suite, dies."""
+    lifeline.die_with_parent(signal.SIGTERM, lifeline.server_pid)
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update({**environment, **dict.fromkeys(THREAD_VARIABLES, str(threads))})
@@ -317,6 +390,24 @@ def run_local(
             process.join()
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within: SIGTERM (`kill PID`, a scheduler's stop) ends the suite as Ctrl-C does, by a
+    KeyboardInterrupt, so its runs are stopped, save their state and are waited for."""
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def finish(
     plan: PlannedRun,
     code: int,
@@ -331,7 +422,12 @@ def finish(
     status = None if result is None else result.get("status")
     if status in FINISHED:
         progress.done += 1
+        progress.diverged += status == "diverged"
         progress.durations.append(seconds)
+        if status == "diverged":
+            report(
+                f"  diverged: {plan.cfg.run_id} at step {result['metrics'].get('diverged_step')}"
+            )
         return
     if code == 130:  # interrupted (SIGTERM/SIGINT): not a failure, resumes next time
         report(f"  interrupted: {plan.cfg.run_id}")

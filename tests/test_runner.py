@@ -1,6 +1,7 @@
 """Runs: determinism, resuming after an interruption, and divergence recorded, not raised."""
 
 import json
+import os
 
 import lightning.pytorch as pl
 import pytest
@@ -91,3 +92,22 @@ def test_force_retrains(tmp_path):
     assert not first.reused and run(cfg, tmp_path).reused
     forced = run(cfg, tmp_path, force=True)
     assert not forced.reused and scores(forced.result) == scores(first.result)
+
+
+def test_a_damaged_last_checkpoint_is_moved_aside_and_the_run_starts_over(tmp_path):
+    """A truncated or random last.ckpt is not a traceback: the run says so, keeps the file
+    beside it and trains from scratch, to the numbers of a run that never had one."""
+    cfg = tiny_config("vae", "digits", "trainer.max_epochs=2", "eval.quality_samples=0")
+    clean = run(cfg, tmp_path / "clean").result
+    real = (tmp_path / "clean" / "runs" / cfg.run_id / "checkpoints" / "last.ckpt").read_bytes()
+    for name, damaged in (("truncated", real[: len(real) // 2]), ("random", os.urandom(4096))):
+        last = tmp_path / name / "runs" / cfg.run_id / "checkpoints" / "last.ckpt"
+        last.parent.mkdir(parents=True)
+        last.write_bytes(damaged)
+        said = []
+        result = run(cfg, tmp_path / name, announce=said.append).result
+        assert result["status"] == "done" and result["resumed"] is False
+        assert scores(result) == scores(clean)
+        assert any("could not be read" in line and str(last) in line for line in said), said
+        (aside,) = last.parent.glob("last.ckpt.damaged-*")
+        assert aside.read_bytes() == damaged  # kept, not deleted

@@ -14,7 +14,7 @@ import pytest
 from genbench.cli import main
 from genbench.data.mnist import MNIST
 from genbench.errors import GenbenchError
-from genbench.results.store import read_result
+from genbench.results.store import read_result, write_json_atomic
 from genbench.suite import SuiteSpec, expand, run_suite, write_failure
 from tests.conftest import QUICK, TINY
 from tests.data.test_mnist import write_family
@@ -76,6 +76,34 @@ def test_a_bad_value_fails_the_suite_before_any_dataset_is_loaded(spec, monkeypa
         expand(spec)
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"models: [vae\ndatasets: [digits]\n", "is not valid YAML (line"),
+        (b"", "is empty; expected a YAML mapping"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not text"),
+        (b"- vae\n- digits\n", "holds a list; expected a YAML mapping"),
+        (b"vae\n", "holds a str; expected a YAML mapping"),
+        (b"models: [vae]\ndatasets: [digits]\nseeds: a\n", "'seeds' must be a list of seeds"),
+        (b"models: [vae]\ndatasets: [digits]\nseeds: 3\n", "'seeds' must be a list of seeds"),
+        (b"models: [vae]\ndatasets: [digits]\ngrid: {k: 1}\n", "'grid' must be a mapping"),
+        (b"models: [vae]\ndatasets: [digits]\nper_model: [x]\n", "'per_model' must be a"),
+        (b"models: vae\ndatasets: [digits]\n", "'models' must be a list of model names"),
+        (b"models: [vae]\ndatasets: [digits]\nset: [lr]\n", "'set' must be a list of key=val"),
+        (b"models: [vae]\ndatasets: [digits]\nsedes: [0]\n", "unknown key sedes"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_damaged_suite_file_is_one_line_naming_file_and_key(tmp_path, capsys, content, expected):
+    path = tmp_path / "suite.yaml"
+    path.write_bytes(content)
+    assert main(["suite", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert str(path) in err and expected in err, err
+    assert path.read_bytes() == content and not (tmp_path / "out").exists()
+
+
 def test_one_and_two_workers_give_identical_numbers(tmp_path):
     plans, _ = expand(tiny_suite())
     for workers in (1, 2):
@@ -97,6 +125,18 @@ def test_failed_runs_are_skipped_unless_retried(tmp_path):
     progress = run_suite(plans, tmp_path, retry_failed=True, report=lambda _: None)
     assert (progress.done, progress.failed) == (1, 0)
     assert read_result(tmp_path / "runs" / plans[0].cfg.run_id)["status"] == "done"
+
+
+def test_the_closing_line_counts_diverged_and_failed_runs(tmp_path):
+    plans, _ = expand(tiny_suite(seeds=(0, 1), models=("logreg",)))
+    record = {"run_id": plans[0].cfg.run_id, "model": "logreg", "dataset": "digits", "seed": 0,
+              "status": "diverged", "metrics": {"diverged_step": 3}}  # fmt: skip
+    write_json_atomic(tmp_path / "runs" / plans[0].cfg.run_id / "result.json", record)
+    write_failure(plans[1], tmp_path, "boom")
+    lines = []
+    progress = run_suite(plans, tmp_path, report=lines.append)
+    assert (progress.done, progress.diverged, progress.failed) == (1, 1, 1)
+    assert lines[-1].startswith("suite finished: 1/2 done (1 diverged), 0 running, 1 failed")
 
 
 def test_runs_take_the_suites_folder_and_environment_of_now(tmp_path, monkeypatch):
@@ -140,6 +180,64 @@ def test_killed_suite_restarts_and_ends_with_every_run_done_once(tmp_path):
         assert results[run_id].stat().st_mtime_ns == mtime
     for path in results.values():
         assert json.loads(path.read_text())["status"] == "done"
+
+
+def family(root: int) -> set[int]:
+    """The live processes descended from `root`, by a scan of /proc (zombies count as gone)."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # not a process, or gone meanwhile
+            continue
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (not gone, not a zombie)."""
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_a_killed_suite_leaves_no_process_behind(tmp_path, signum):
+    """However the suite ends, its forkserver and its runs end with it (seen before: a run
+    training on for minutes after `kill PID`). SIGTERM ends it as Ctrl-C does (exit 130)."""
+    out = tmp_path / "out"
+    args = ["--models", "vae", "--datasets", "digits", "--seeds", "0", "--out", str(out)]
+    long = [*TINY_SET[:-1], "trainer.max_epochs=100000", "eval.quality_samples=0"]
+    sets = [a for kv in long for a in ("--set", kv)]
+    command = [sys.executable, "-m", "genbench", "suite", *args, *sets]
+    log = tmp_path / "suite.log"  # a file, not a pipe, that orphans could hold open
+    with open(log, "wb") as stderr:
+        suite = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("runs/vae-*/checkpoints/last.ckpt")):
+        time.sleep(0.2)  # the run is training
+    children = family(suite.pid)
+    assert len(children) >= 2  # the forkserver and the run, at least
+    os.kill(suite.pid, signum)
+    suite.wait(timeout=60)
+    deadline = time.time() + 30
+    while alive(children) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not alive(children), f"left behind: {alive(children)}"
+    if signum == signal.SIGTERM:
+        assert suite.returncode == 130 and "interrupted" in log.read_text()
 
 
 @pytest.mark.skipif(

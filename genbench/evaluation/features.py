@@ -2,7 +2,9 @@
 dataset's own training split (Inception cannot be fetched here and means little on 8x8 digits).
 
 It is trained once per dataset with a fixed seed and cached under `<results>/features/`, keyed by
-the dataset, its parameters and a hash of this code and its config, then reused by every run.
+the dataset, its parameters, a fingerprint of its data (so the same name read from another
+`--data-dir` never reuses another data's extractor) and a hash of this code and its config, then
+reused by every run.
 Its test accuracy travels with it: features of a poor classifier mean little. Datasets without
 labels (bars) are measured in pixel space instead.
 """
@@ -54,17 +56,32 @@ class FeatureSpace:
         return torch.softmax(self.net(x.float() / (self.num_levels - 1)), dim=1)
 
 
-def cache_key(dataset: str, data_config: object) -> str:
-    """Dataset, its parameters (but not train_fraction: the extractor sees the whole train
-    split), this module's code and the network's code, hashed."""
+def cache_key(dataset: str, data: Dataset, data_config: object) -> str:
+    """Everything the extractor depends on, hashed: the dataset's name and parameters (but not
+    train_fraction: the extractor sees the whole train split), its data itself (the
+    fingerprint), the extractor's settings, this module's code and the network's code."""
     from genbench.classifiers import neural
     from genbench.nets import cnn
 
     params = {k: v for k, v in dataclasses.asdict(data_config).items() if k != "train_fraction"}
-    blob = json.dumps([dataset, params, EXTRACTOR, TRAINING], sort_keys=True)
+    blob = json.dumps([dataset, params, EXTRACTOR, TRAINING, fingerprint(data)], sort_keys=True)
     for module in (cnn, neural, inspect.getmodule(cache_key)):
         blob += inspect.getsource(module)
     return f"{dataset}-cnn-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def fingerprint(data: Dataset) -> str:
+    """sha256 of the data the extractor is trained, selected and scored on: the spec (shape,
+    levels, classes) and each split's images and labels, bytes, dtype and shape."""
+    digest = hashlib.sha256(repr(dataclasses.astuple(data.spec)).encode())
+    for name, split in data.splits().items():
+        for part, tensor in (("x", split.x), ("y", split.y)):
+            if tensor is None:
+                continue
+            array = tensor.detach().cpu().contiguous().numpy()
+            digest.update(f"{name}.{part} {array.dtype} {array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def feature_space(
@@ -80,7 +97,7 @@ def feature_space(
     levels = data.spec.num_levels
     if data.spec.num_classes is None or len(data.spec.shape) != 3:
         return FeatureSpace(f"{dataset}-pixels", None, levels, None)
-    key = cache_key(dataset, data_config)
+    key = cache_key(dataset, data, data_config)
     path = cache_dir / f"{key}.pt"
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / f"{key}.lock", "a") as lock:

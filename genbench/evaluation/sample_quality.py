@@ -39,9 +39,11 @@ def frechet_distance(fake: Tensor, real: Tensor) -> float:
 
 def kernel_distance(
     fake: Tensor, real: Tensor, subsets: int = 100, seed: int = 0
-) -> tuple[float, float]:
+) -> tuple[float, float | None]:
     """Squared MMD with the cubic polynomial kernel (Binkowski et al., 2018), mean and std over
-    random subsets of the smaller set's size, via torchmetrics; subsets drawn from `seed`."""
+    random subsets of the smaller set's size, via torchmetrics; subsets drawn from `seed`.
+    The std is None when every subset is both whole sets (equal sizes, at most 1000): the
+    subsets then differ only in order, and their spread is rounding noise, not a spread."""
     size = min(len(fake), len(real), 1000)
     with warnings.catch_warnings():  # it warns that it keeps the features: these are small
         warnings.simplefilter("ignore", UserWarning)
@@ -59,30 +61,42 @@ def kernel_distance(
         mean, std = metric.compute()
     finally:
         torch.set_rng_state(state)
-    return float(mean), float(std)
+    whole = size == len(fake) == len(real)
+    return float(mean), None if whole else float(std)
 
 
 def _kth_neighbour_radius(x: Tensor, k: int) -> Tensor:
-    """(n,) distance of each row of x to its k-th nearest other row."""
+    """(n,) distance of each row of x to its k-th nearest other row; exactly 0 for a row with
+    k or more exact copies (cdist's matrix-product path can leave rounding noise there)."""
     distances = torch.cdist(x, x)
-    return distances.kthvalue(k + 1, dim=1).values  # +1: the row itself is at distance 0
+    radius = distances.kthvalue(k + 1, dim=1).values  # +1: the row itself is at distance 0
+    _, inverse, counts = torch.unique(x, dim=0, return_inverse=True, return_counts=True)
+    return torch.where(counts[inverse] > k, torch.zeros_like(radius), radius)
 
 
-def precision_recall(fake: Tensor, real: Tensor, k: int = 3) -> dict[str, float]:
+def precision_recall(fake: Tensor, real: Tensor, k: int = 3) -> dict[str, float | None]:
     """Improved precision and recall (Kynkäänniemi et al., 2019): the share of samples inside
-    the real data's k-NN manifold, and of real data inside the samples' manifold."""
+    the real data's k-NN manifold, and of real data inside the samples' manifold. A ball is
+    open (distance < radius), as in Naeem et al. (2020) and the prdc package. None: not
+    applicable, because duplicates make some radius of the manifold 0 (an empty ball)."""
     real_radius, fake_radius = _kth_neighbour_radius(real, k), _kth_neighbour_radius(fake, k)
     distances = torch.cdist(fake, real)  # (n_fake, n_real)
-    precision = (distances <= real_radius.unsqueeze(0)).any(dim=1).float().mean()
-    recall = (distances <= fake_radius.unsqueeze(1)).any(dim=0).float().mean()
-    return {"precision": float(precision), "recall": float(recall)}
+    precision = (distances < real_radius.unsqueeze(0)).any(dim=1).float().mean()
+    recall = (distances < fake_radius.unsqueeze(1)).any(dim=0).float().mean()
+    return {
+        "precision": float(precision) if (real_radius > 0).all() else None,
+        "recall": float(recall) if (fake_radius > 0).all() else None,
+    }
 
 
-def density_coverage(fake: Tensor, real: Tensor, k: int = 5) -> dict[str, float]:
+def density_coverage(fake: Tensor, real: Tensor, k: int = 5) -> dict[str, float | None]:
     """Density and coverage (Naeem et al., 2020): how many real k-NN balls a sample falls in,
-    over k (about 1 when samples follow the data), and the share of real balls holding one."""
+    over k (about 1 when samples follow the data), and the share of real balls holding one.
+    Open balls (distance < radius), as published; None where duplicates make a radius 0."""
     real_radius = _kth_neighbour_radius(real, k)
-    inside = torch.cdist(fake, real) <= real_radius.unsqueeze(0)  # (n_fake, n_real)
+    if not (real_radius > 0).all():
+        return {"density": None, "coverage": None}
+    inside = torch.cdist(fake, real) < real_radius.unsqueeze(0)  # (n_fake, n_real)
     density = inside.float().sum() / (k * len(fake))
     coverage = inside.any(dim=0).float().mean()
     return {"density": float(density), "coverage": float(coverage)}

@@ -48,14 +48,16 @@ def score_generative(
     torch.manual_seed(seed)
     x = data.test.x.to(device)
     metrics: dict[str, Any] = {"params": sum(p.numel() for p in model.parameters())}
+    x_scored = x  # what the likelihood and the reconstruction average over
     if model.likelihood != "none":
-        x_likelihood = x[: cfg.likelihood_examples]  # the first N: no split is sorted by class
+        x_scored = x[: cfg.likelihood_examples]  # the first N: no split is sorted by class
         metrics.update(
-            likelihood_metrics(model, x_likelihood, cfg.iwae_k, cfg.batch_size, data.entropy_bpd)
+            likelihood_metrics(model, x_scored, cfg.iwae_k, cfg.batch_size, data.entropy_bpd)
         )
-        metrics["bpd_n"] = len(x_likelihood)  # of the test split's len(x)
+        metrics["bpd_n"] = len(x_scored)  # of the test split's len(x)
         metrics["test_examples"] = len(x)
-    metrics.update(reconstruction_metrics(model, x, cfg.batch_size))
+    # on the likelihood's examples: the VAE's recon_bpd is a term of its bound, so they compare
+    metrics.update(reconstruction_metrics(model, x_scored, cfg.batch_size))
 
     generator = torch.Generator(device=device).manual_seed(seed)
     n = max(cfg.quality_samples, cfg.n_samples)
@@ -85,8 +87,10 @@ def sample_quality(
     the training split in pixel space."""
     fake, real = space.features(samples), space.features(data.test.x)
     metrics: dict[str, Any] = {"fd": frechet_distance(fake, real)}
-    metrics["kd"], metrics["kd_std"] = kernel_distance(fake, real, seed=seed)
-    metrics |= precision_recall(fake, real) | density_coverage(fake, real)
+    metrics["kd"], kd_std = kernel_distance(fake, real, seed=seed)
+    if kd_std is not None:  # a spread only where the subsets differ
+        metrics["kd_std"] = kd_std
+    metrics |= knn_metrics(fake, real)
     probabilities = space.classify(samples)
     if probabilities is not None:
         metrics["classifier_score"] = classifier_score(probabilities)
@@ -99,12 +103,32 @@ def sample_quality(
     return metrics
 
 
+def knn_metrics(fake: Tensor, real: Tensor) -> dict[str, Any]:
+    """Precision, recall, density and coverage; those that do not apply (duplicates make a
+    k-NN radius 0: bars in pixel space) are absent, and `knn_not_applicable` says why."""
+    values = precision_recall(fake, real) | density_coverage(fake, real)
+    metrics: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+    reasons = []
+    for names, whose in (
+        (["precision", "density", "coverage"], "real examples"),
+        (["recall"], "samples"),
+    ):
+        absent = [name for name in names if values[name] is None]
+        if absent:
+            reasons.append(
+                f"{', '.join(absent)}: exact duplicates among the {whose} make a k-NN radius 0"
+            )
+    if reasons:
+        metrics["knn_not_applicable"] = "; ".join(reasons)
+    return metrics
+
+
 def reference_quality(
     data: Dataset, space: FeatureSpace, n: int, seed: int
 ) -> dict[str, dict[str, Any]]:
     """The same metrics for real training images (the best a model can honestly do; their
-    memorized_fraction is 1 by construction) and for uniform noise over the levels (the
-    worst), each n examples against the test split."""
+    memorized_fraction is 1, unless a test image equals a training image, as on bars: then 0)
+    and for uniform noise over the levels (the worst), each n examples against the test split."""
     generator = torch.Generator().manual_seed(seed)
     train = data.train.x[torch.randperm(len(data.train), generator=generator)[:n]]
     shape = (n, *data.spec.shape)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.errors import GenbenchError
-from genbench.results.store import RUNS, iter_results
+from genbench.results.store import FINISHED, RUNS, iter_results, warn_stderr
 
 # (metric, header, lower is better); the generative table, then the classifier table
 GENERATIVE = [
@@ -46,26 +49,33 @@ class Figure:
     path: str  # relative to the report folder
 
 
-def load_runs(results: Path) -> pd.DataFrame:
-    """One row per finished run with its metrics, its variant label and its folder."""
-    rows = []
-    for r in iter_results(results):
-        if r.get("status") not in ("done", "diverged"):
+def load_runs(results: Path, warn: Callable[[str], None] = warn_stderr) -> pd.DataFrame:
+    """One row per finished run (done or diverged) with its metrics, its variant label and its
+    folder. Failed runs are left out, and damaged ones skipped, each named by `warn`; the
+    table's `attrs["failed"]` counts the failed."""
+    rows, failed = [], 0
+    for directory, r in iter_results(results, warn):
+        if r["status"] not in FINISHED:
+            failed += 1
+            warn(f"leaving out failed run {directory}: {str(r.get('error', ''))[:100]}")
             continue
         config = r.get("config", {})
+        if r.get("kind") != "reference" and not reproducible(config):
+            warn(f"skipping run {directory}: its config lacks model_name, dataset_name or seed")
+            continue
         row = {
             "run_id": r["run_id"],
             "model": r["model"],
             "dataset": r["dataset"],
-            "seed": r.get("seed", 0),
+            "seed": r["seed"],
             "status": r["status"],
             "kind": r.get("kind", "generative"),
-            "train_fraction": (config.get("data") or {}).get("train_fraction", 1.0),
+            "train_fraction": config.get("data", {}).get("train_fraction", 1.0),
             "config": config,
             "versions": json.dumps(r.get("versions", {}), sort_keys=True),
-            "device": (r.get("device") or {}).get("name", ""),
-            "dir": results / RUNS / r["run_id"],
-            **r.get("metrics", {}),
+            "device": str((r.get("device") or {}).get("name", "")),
+            "dir": directory,
+            **r["metrics"],
         }
         rows.append(row)
     if not rows:
@@ -74,7 +84,16 @@ def load_runs(results: Path) -> pd.DataFrame:
         )
     table = pd.DataFrame(rows)
     table["variant"] = variant_labels(table)
+    table.attrs["failed"] = failed
     return table
+
+
+def reproducible(config: dict[str, Any]) -> bool:
+    """Whether a stored config names what `genbench run` needs: model, dataset and seed."""
+    names = isinstance(config.get("model_name"), str) and isinstance(
+        config.get("dataset_name"), str
+    )
+    return names and isinstance(config.get("seed"), int)
 
 
 def flatten(config: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +124,7 @@ def summarize(runs: pd.DataFrame, metrics: list[tuple[str, str, bool]]) -> pd.Da
     present = [m for m, _, _ in metrics if m in runs]
     grouped = runs.groupby("variant", sort=False)
     summary = pd.DataFrame({"seeds": grouped["seed"].nunique()})
+    summary["diverged"] = grouped["status"].agg(lambda status: int((status == "diverged").sum()))
     for metric in present:
         summary[metric] = grouped[metric].mean()
         summary[f"{metric}_std"] = grouped[metric].std().fillna(0.0)
@@ -130,17 +150,20 @@ def render_table(
     metrics: list[tuple[str, str, bool]],
     references: pd.DataFrame | None = None,
 ) -> tuple[list[str], list[list[str]], list[list[bool]]]:
-    """Header, rows of text, and which cells are the best of their column (models only)."""
+    """Header, rows of text, and which cells are the best of their column (models only; a
+    variant with a diverged run is never the best: its figures are not a finished run's)."""
     present = [(m, h, low) for m, h, low in metrics if m in summary]
     header = ["model", "seeds"] + [h for _, h, _ in present]
     rows, best = [], []
     winners = {}
+    eligible = summary[summary["diverged"] == 0]
     for metric, _, low in present:
-        values = summary[metric].dropna()
+        values = eligible[metric].dropna()
         if len(values) > 1:
             winners[metric] = values.idxmin() if low else values.idxmax()
     for variant, row in summary.iterrows():
-        texts = [variant, str(int(row["seeds"]))]
+        diverged = f" ({row['diverged']} diverged)" if row["diverged"] else ""
+        texts = [f"{variant}{diverged}", str(int(row["seeds"]))]
         marks = [False, False]
         for metric, _, _ in present:
             text = cell(row[metric], row.get(f"{metric}_std", 0.0), metric)
@@ -200,16 +223,26 @@ def save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def training_curves(runs: pd.DataFrame, path: Path) -> bool:
-    """Train and val loss per epoch of each variant's first seed, from Lightning's CSV logs."""
+def training_curves(
+    runs: pd.DataFrame, path: Path, warn: Callable[[str], None] = warn_stderr
+) -> bool:
+    """Train and val loss per epoch of each variant's first seed, from Lightning's CSV logs;
+    a damaged log is named by `warn` and left out."""
 
     curves = []
     for variant, group in runs.groupby("variant", sort=False):
         run = group.sort_values("seed").iloc[0]
-        logs = sorted(Path(run["dir"]).glob("logs/version_*/metrics.csv"))
-        if logs:
-            frame = pd.concat([pd.read_csv(p) for p in logs]).drop_duplicates("epoch", keep="last")
-            curves.append((variant, frame))
+        frames = []
+        for log in sorted(Path(run["dir"]).glob("logs/version_*/metrics.csv")):
+            try:
+                frame = pd.read_csv(log)
+                frame["epoch"] = pd.to_numeric(frame["epoch"], errors="raise")
+            except (OSError, ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as e:
+                warn(f"leaving out the training log {log}: {str(e).splitlines()[0][:80]}")
+                continue
+            frames.append(frame)
+        if frames:
+            curves.append((variant, pd.concat(frames).drop_duplicates("epoch", keep="last")))
     if not curves:
         return False
     fig, axes = panels(len(curves), 3, (4, 2.8))
@@ -275,14 +308,24 @@ def data_efficiency_plot(runs: pd.DataFrame, path: Path) -> bool:
     return True
 
 
-def calibration_plot(runs: pd.DataFrame, path: Path) -> bool:
-    """Reliability diagrams: accuracy against confidence per bin, the diagonal is calibrated."""
+def calibration_plot(
+    runs: pd.DataFrame, path: Path, warn: Callable[[str], None] = warn_stderr
+) -> bool:
+    """Reliability diagrams: accuracy against confidence per bin, the diagonal is calibrated;
+    a damaged calibration.json is named by `warn` and left out."""
 
     diagrams = []
     for variant, group in runs.groupby("variant", sort=False):
         file = Path(group.sort_values("seed").iloc[0]["dir"]) / "calibration.json"
-        if file.exists():
-            diagrams.append((variant, json.loads(file.read_text())))
+        if not file.exists():
+            continue
+        try:
+            bins = json.loads(file.read_bytes().decode("utf-8"))
+            bins = [{k: float(b[k]) for k in ("lower", "upper", "accuracy")} for b in bins]
+        except (OSError, ValueError, TypeError, KeyError) as e:  # JSON and unicode errors too
+            warn(f"leaving out {file}: not a list of calibration bins ({type(e).__name__})")
+            continue
+        diagrams.append((variant, bins))
     if not diagrams:
         return False
     fig, axes = panels(len(diagrams), 4, (3, 3))
@@ -301,8 +344,11 @@ def calibration_plot(runs: pd.DataFrame, path: Path) -> bool:
 
 
 def build_report(results: Path, out: Path) -> Path:
-    """Write out/index.html, out/report.md and out/assets/; return the HTML's path."""
+    """Write out/index.html, out/report.md and out/assets/; return the HTML's path. A folder
+    that cannot be written fails with a GenbenchError before anything is written."""
+    check_folder(out)  # before anything is read or written
     runs = load_runs(results)
+    prepare_folder(out)
     assets = out / "assets"
     if assets.exists():
         shutil.rmtree(assets)
@@ -326,7 +372,7 @@ def build_report(results: Path, out: Path) -> Path:
             for variant, group in generative.groupby("variant", sort=False):
                 run = Path(group.sort_values("seed").iloc[0]["dir"])
                 for name in ("samples", "reconstructions"):
-                    if (run / f"{name}.png").exists():
+                    if (run / f"{name}.png").is_file():
                         target = f"assets/{safe(variant)}-{dataset}-{name}.png"
                         shutil.copyfile(run / f"{name}.png", out / target)
                         section["grids"].append(Figure(f"{variant}: {name}", target))
@@ -364,22 +410,58 @@ def build_report(results: Path, out: Path) -> Path:
         "versions": sorted(runs["versions"].unique()),
         "devices": sorted(d for d in runs["device"].unique() if d),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(markdown(sections, environment, len(runs)))
+    counts = run_counts(runs)
+    (out / "report.md").write_text(markdown(sections, environment, counts))
     index = out / "index.html"
-    index.write_text(page(sections, environment, len(runs)))
+    index.write_text(page(sections, environment, counts))
     return index
+
+
+def check_folder(out: Path) -> None:
+    """Fail with one line, writing nothing, if `out` cannot become the report folder."""
+    if out.exists() and not out.is_dir():
+        raise GenbenchError(f"report folder {out} is a file; choose a folder with --out")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise GenbenchError(f"cannot create the report folder {out}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GenbenchError(f"cannot create the report folder {out}: {existing} is not writable")
+
+
+def prepare_folder(out: Path) -> None:
+    """Create the report folder, or fail with one line if it cannot be made."""
+    if (out / "assets").exists() and not (out / "assets").is_dir():
+        raise GenbenchError(f"{out / 'assets'} is a file; the report writes its images there")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise GenbenchError(
+            f"cannot write the report to {out}: {e.strerror or e}; choose another --out"
+        ) from None
+
+
+def run_counts(runs: pd.DataFrame) -> str:
+    """'12 runs (1 diverged; 2 failed, not shown)': what the tables are made of."""
+    diverged = int((runs["status"] == "diverged").sum())
+    failed = runs.attrs.get("failed", 0)
+    notes = [f"{diverged} diverged"] if diverged else []
+    notes += [f"{failed} failed, not shown"] if failed else []
+    return f"{len(runs)} runs" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:80]
 
 
-def markdown(sections: list[dict[str, Any]], environment: dict[str, Any], n_runs: int) -> str:
+def markdown(sections: list[dict[str, Any]], environment: dict[str, Any], counts: str) -> str:
     lines = [
         "# genbench report",
         "",
-        f"{n_runs} runs. Mean ± standard deviation over seeds; **bold**: best in its column.",
+        f"{counts}. Mean ± standard deviation over seeds; **bold**: best in its column.",
         "",
     ]
     for section in sections:
@@ -410,7 +492,7 @@ def markdown(sections: list[dict[str, Any]], environment: dict[str, Any], n_runs
     return "\n".join(lines) + "\n"
 
 
-def page(sections: list[dict[str, Any]], environment: dict[str, Any], n_runs: int) -> str:
+def page(sections: list[dict[str, Any]], environment: dict[str, Any], counts: str) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>genbench report</title>",
@@ -419,7 +501,7 @@ def page(sections: list[dict[str, Any]], environment: dict[str, Any], n_runs: in
         "text-align:right}td:first-child,th:first-child{text-align:left}.best{font-weight:bold;"
         "background:#e8f5e9}img{max-width:100%;border:1px solid #eee}figure{display:inline-block;"
         "margin:0.5em;vertical-align:top}code{font-size:85%}</style></head><body>",
-        f"<h1>genbench report</h1><p>{n_runs} runs. Mean ± standard deviation over seeds; "
+        f"<h1>genbench report</h1><p>{e(counts)}. Mean ± standard deviation over seeds; "
         "<span class='best'>highlighted</span>: best in its column.</p>",
     ]
     for section in sections:

@@ -6,8 +6,9 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,20 +86,104 @@ def run_dir(out: Path, run_id: str) -> Path:
     return out / RUNS / run_id
 
 
-def read_result(directory: Path) -> dict[str, Any] | None:
-    """The run's result.json, or None if it has none (never finished) or it is unreadable."""
+STATUSES = ("done", "diverged", "failed")
+# what a result.json must hold for its run to be listed: field -> type
+REQUIRED = {
+    "run_id": str,
+    "model": str,
+    "dataset": str,
+    "seed": int,
+    "status": str,
+    "metrics": dict,
+}
+NUMBER = (int, float, type(None))  # a metric's value (null: not defined, e.g. no time passed)
+TEXT_METRICS = ("feature_space", "knn_not_applicable")  # and every "*_kind": names, not numbers
+
+
+class DamagedResult(Exception):
+    """A result.json that exists but cannot be used; the message says what is wrong with it."""
+
+
+def load_result(directory: Path) -> dict[str, Any] | None:
+    """The run's result.json, None if it has none (the run never finished); raises
+    DamagedResult if it is there but unreadable or not of the result's form."""
     try:
-        with open(directory / RESULT) as f:
-            return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads((directory / RESULT).read_bytes().decode("utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except IsADirectoryError:
+        raise DamagedResult(f"{RESULT} is a folder") from None
+    except UnicodeDecodeError:
+        raise DamagedResult(f"{RESULT} is not text") from None
+    except json.JSONDecodeError as e:
+        raise DamagedResult(f"{RESULT} is not valid JSON ({e.msg}, line {e.lineno})") from None
+    except OSError as e:
+        raise DamagedResult(f"{RESULT} cannot be read: {e.strerror or e}") from None
+    problem = result_problem(record)
+    if problem:
+        raise DamagedResult(f"{RESULT}: {problem}")
+    return record
+
+
+def result_problem(record: Any) -> str | None:
+    """What is wrong with a parsed result.json's form, or None if nothing is."""
+    if not isinstance(record, dict):
+        return f"holds a {type(record).__name__}, expected an object"
+    for key, kind in REQUIRED.items():
+        value = record.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"'{key}' must be a {kind.__name__}, got {json.dumps(value)[:40]}"
+    if record["status"] not in STATUSES:
+        return f"unknown status '{record['status']}'; valid: {', '.join(STATUSES)}"
+    for name, value in record["metrics"].items():
+        text = name in TEXT_METRICS or name.endswith("_kind")
+        if not (isinstance(value, str) if text else isinstance(value, NUMBER)):
+            wanted = "a string" if text else "a number"
+            return f"metric '{name}' must be {wanted}, got {json.dumps(value)[:40]}"
+    config = record.get("config", {})
+    if not isinstance(config, dict) or not all(
+        isinstance(config.get(section, {}), dict)
+        for section in ("model", "data", "trainer", "eval")
+    ):
+        return "'config' must be an object of sections (model, data, trainer, eval)"
+    return None
+
+
+def read_result(directory: Path) -> dict[str, Any] | None:
+    """The run's result.json, or None if it has none (never finished) or it is damaged; a run
+    with a damaged result is trained again, and listings of the store name it."""
+    try:
+        return load_result(directory)
+    except DamagedResult:
         return None
 
 
-def iter_results(out: Path) -> Iterator[dict[str, Any]]:
-    for directory in sorted((out / RUNS).glob("*")):
-        result = read_result(directory)
+def warn_stderr(message: str) -> None:
+    print(f"genbench: warning: {message}", file=sys.stderr)
+
+
+def iter_results(
+    out: Path, warn: Callable[[str], None] = warn_stderr
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(run folder, result) for every run in the store with a result. A damaged result.json is
+    skipped with a warning naming its folder; files beside the run folders (.DS_Store, strays)
+    are ignored, named in a warning unless hidden."""
+    runs = out / RUNS
+    if not runs.is_dir():
+        return
+    for directory in sorted(runs.iterdir()):
+        if directory.name.startswith("."):
+            continue
+        if not directory.is_dir():
+            warn(f"ignoring {directory}: not a run folder")
+            continue
+        try:
+            result = load_result(directory)
+        except DamagedResult as e:
+            warn(f"skipping run {directory}: {e}")
+            continue
         if result is not None:
-            yield result
+            yield directory, result
 
 
 IDENTITY = ("run_id", "model", "dataset", "seed", "status")
@@ -112,12 +197,13 @@ METRIC_ORDER = (
 )  # fmt: skip
 
 
-def load_results(out: Path):
-    """Every stored run as one tidy row: run_id, model, dataset, seed, status, then its metrics."""
+def load_results(out: Path, warn: Callable[[str], None] = warn_stderr):
+    """Every stored run as one tidy row: run_id, model, dataset, seed, status, then its metrics;
+    damaged runs are left out, each named by `warn`."""
     import pandas as pd
 
     rows = []
-    for r in iter_results(out):
+    for _, r in iter_results(out, warn):
         row = {k: r.get(k) for k in IDENTITY}
         row.update(r.get("metrics", {}))
         rows.append(row)

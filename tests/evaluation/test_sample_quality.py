@@ -13,6 +13,7 @@ from genbench.evaluation.sample_quality import (
     memorization,
     precision_recall,
 )
+from genbench.evaluation.scorecard import knn_metrics
 
 
 def gaussian(n, mean, scale, seed, d=6):
@@ -71,8 +72,66 @@ def test_classifier_score_bounds():
 
 
 def test_memorization_flags_copies_of_training_data():
+    torch.manual_seed(0)  # not whatever state earlier tests or imports left
     train, test = torch.rand(300, 16), torch.rand(100, 16)
     copies = memorization(train[:50], train, test)
     assert copies["memorized_fraction"] == 1.0 and copies["nn_train_distance_samples"] == 0.0
     fresh = memorization(torch.rand(200, 16), train, test)
     assert fresh["memorized_fraction"] < 0.05
+
+
+def published_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int, k_dc: int) -> dict:
+    """Precision, recall (Kynkäänniemi et al. 2019), density, coverage (Naeem et al. 2020)
+    written out from the papers' formulas with numpy: open balls B(x, NND_k(x)), i.e. < ."""
+
+    def pairwise(a, b):
+        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+    def radii(x, k):  # distance to the k-th nearest other point: sorted row, index k (0 is self)
+        return np.sort(pairwise(x, x), axis=1)[:, k]
+
+    d = pairwise(fake, real)  # (M fake, N real)
+    real_pr, fake_pr, real_dc = radii(real, k_pr), radii(fake, k_pr), radii(real, k_dc)
+    return {
+        "precision": np.mean([(d[j] < real_pr).any() for j in range(len(fake))]),
+        "recall": np.mean([(d[:, i] < fake_pr).any() for i in range(len(real))]),
+        "density": sum((d[j] < real_dc).sum() for j in range(len(fake))) / (k_dc * len(fake)),
+        "coverage": np.mean([(d[:, i] < real_dc[i]).any() for i in range(len(real))]),
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prdc_match_the_published_formulas_on_random_data(seed):
+    real, fake = gaussian(300, 0.0, 1.0, seed, d=4), gaussian(200, 0.3, 1.2, seed + 10, d=4)
+    ours = precision_recall(fake, real, k=3) | density_coverage(fake, real, k=5)
+    expected = published_prdc(real.numpy(), fake.numpy(), 3, 5)
+    assert ours == pytest.approx(expected, abs=1e-6)  # float32 means; a count off is 1/300
+    assert 0.0 < ours["precision"] < 1.0 and 0.0 < ours["coverage"] < 1.0  # not a trivial case
+
+
+def test_a_neighbour_exactly_at_the_radius_is_outside():
+    """Real points 0, 1, ..., 9 on a line (k=1: every radius is 1); samples at -1 and 10 lie
+    exactly on a ball's edge, so outside; 4.5 lies inside the balls of 4 and 5."""
+    real = torch.arange(10, dtype=torch.float64).unsqueeze(1)
+    fake = torch.tensor([[-1.0], [10.0], [4.5]], dtype=torch.float64)
+    assert precision_recall(fake, real, k=1)["precision"] == pytest.approx(1 / 3)
+    assert density_coverage(fake, real, k=1) == pytest.approx({"density": 2 / 3, "coverage": 0.2})
+
+
+def test_duplicates_that_make_a_radius_zero_are_not_applicable():
+    """Bars in pixel space: every pattern many times over, so every k-NN ball is a point."""
+    patterns = torch.tensor([[0, 0, 1, 1], [1, 1, 0, 0], [0, 1, 0, 1], [1, 0, 1, 0]]).double()
+    real = patterns.repeat(50, 1)
+    assert precision_recall(real[:40], real) == {"precision": None, "recall": None}
+    assert density_coverage(real[:40], real) == {"density": None, "coverage": None}
+    spread = torch.rand(100, 4, dtype=torch.float64)  # distinct samples: recall still applies
+    assert precision_recall(spread, real)["recall"] is not None
+    metrics = knn_metrics(spread, real)
+    assert "precision" not in metrics and "density" not in metrics and "recall" in metrics
+    assert "real examples make a k-NN radius 0" in metrics["knn_not_applicable"]
+
+
+def test_kernel_distance_spread_only_where_the_subsets_differ():
+    a, b = gaussian(300, 0.0, 1.0, 0), gaussian(300, 0.5, 1.0, 1)
+    assert kernel_distance(a, b, subsets=10)[1] is None  # every subset is both whole sets
+    assert kernel_distance(a, gaussian(500, 0.5, 1.0, 1), subsets=10)[1] > 0

@@ -3,14 +3,16 @@ as they must, and every generative model gets the same keys."""
 
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
 
 import genbench.evaluation.features as features
+from genbench.cli import summary
 from genbench.config import resolve
 from genbench.errors import GenbenchError
-from genbench.evaluation.likelihood import bits_per_dim
+from genbench.evaluation.likelihood import bits_per_dim, reconstruction_metrics
 from genbench.evaluation.scorecard import score_generative
 from genbench.runner import build_model, load_dataset, run
 from tests.conftest import tiny_config
@@ -38,6 +40,25 @@ def test_feature_space_is_trained_once_and_is_a_good_classifier(tmp_path, monkey
     assert len(told) == 1  # and nothing to announce
 
 
+def test_the_extractor_cache_key_changes_with_the_data_itself():
+    """Same name and parameters, other data (e.g. read from another --data-dir): another key,
+    so a cached extractor is never reused for data it was not trained on."""
+    cfg = resolve("vae", "digits")
+    data = load_dataset(cfg)
+    key = features.cache_key("digits", data, cfg.data)
+    assert features.cache_key("digits", load_dataset(cfg), cfg.data) == key  # read again
+    one_pixel = dataclasses.replace(
+        data, train=dataclasses.replace(data.train, x=data.train.x.clone())
+    )
+    one_pixel.train.x[0, 0, 0, 0] += 1
+    relabelled = dataclasses.replace(data, val=dataclasses.replace(data.val, y=data.val.y.flip(0)))
+    fewer_classes = dataclasses.replace(data, spec=dataclasses.replace(data.spec, num_classes=9))
+    others = [
+        features.cache_key("digits", d, cfg.data) for d in (one_pixel, relabelled, fewer_classes)
+    ]
+    assert len({key, *others}) == 4
+
+
 def test_scorecard_keys_and_reference_order(tmp_path):
     cfg = tiny_config("vae", "digits", "trainer.max_epochs=10", "eval.quality_samples=300")
     result = run(cfg, tmp_path).result
@@ -54,10 +75,17 @@ def test_scorecard_keys_and_reference_order(tmp_path):
     assert (tmp_path / "runs" / result["run_id"] / "memorization.png").is_file()
 
 
-def test_bars_is_measured_in_pixel_space(tmp_path):
-    m = run(tiny_config("vae", "bars", "eval.quality_samples=200"), tmp_path).result["metrics"]
+def test_bars_is_measured_in_pixel_space_where_knn_metrics_do_not_apply(tmp_path):
+    """Bars' test split repeats its 30 patterns, so every k-NN radius is 0 in pixel space:
+    precision, density and coverage are absent with the reason, and the summary says pixels."""
+    outcome = run(tiny_config("vae", "bars", "eval.quality_samples=200"), tmp_path)
+    m = outcome.result["metrics"]
     assert m["feature_space"] == "bars-pixels" and "classifier_score" not in m
-    assert 0.0 <= m["precision"] <= 1.0
+    assert not {"precision", "density", "coverage"} & set(m)
+    assert "exact duplicates among the real examples" in m["knn_not_applicable"]
+    assert m["kd_std"] > 0  # 200 samples against 1000: the subsets of the test split differ
+    text = summary(outcome.result, outcome.directory, reused=False)
+    assert "fd (pixels)" in text and re.search(r"precision / recall \(pixels\) +n/a / ", text)
 
 
 def test_likelihood_on_the_first_n_test_examples_when_asked():
@@ -75,3 +103,16 @@ def test_likelihood_on_the_first_n_test_examples_when_asked():
     assert whole["bpd_n"] == len(data.test) == 450 and whole["bpd"] != m["bpd"]
     with pytest.raises(GenbenchError, match="likelihood_examples=0 is not valid"):
         resolve("vae", "digits", 0, ["eval.likelihood_examples=0"])
+
+
+def test_reconstruction_is_on_the_likelihoods_examples():
+    """The VAE's recon_bpd is a term of its ELBO: both average the same first N examples."""
+    cfg = tiny_config("vae", "digits", "eval.quality_samples=0", "eval.likelihood_examples=50")
+    data = load_dataset(cfg)
+    model = build_model(cfg, data).eval()
+    m = score_generative(model, data, cfg.eval, seed=0)
+    torch.manual_seed(0)
+    head = reconstruction_metrics(model, data.test.x[:50], cfg.eval.batch_size)
+    whole = reconstruction_metrics(model, data.test.x, cfg.eval.batch_size)
+    assert m["bpd_n"] == 50 and m["recon_mse"] == pytest.approx(head["recon_mse"], rel=1e-6)
+    assert m["recon_mse"] != pytest.approx(whole["recon_mse"], rel=1e-6)

@@ -44,9 +44,7 @@ def test_logits_at_t_do_not_depend_on_later_tokens(fast):
 
 def test_the_causality_check_catches_attention_without_mask(monkeypatch):
     """The check above can fail: with the mask removed, later tokens leak into earlier logits."""
-    monkeypatch.setattr(
-        nets, "causal_mask", lambda t, s: torch.ones(t, s, dtype=torch.bool)
-    )
+    monkeypatch.setattr(nets, "causal_mask", lambda t, s: torch.ones(t, s, dtype=torch.bool))
     assert future_leaks(make_net(fast=False))
 
 
