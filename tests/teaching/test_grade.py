@@ -3,6 +3,8 @@
 import csv
 import json
 
+import pytest
+
 from genbench.cli import main
 from genbench.teaching import source
 from genbench.teaching.grade import grade, grade_batch
@@ -132,3 +134,107 @@ def test_a_batch_survives_broken_and_hostile_submissions(tmp_path):
     assert "MemoryError" in outputs["hoard"]
     assert "outside its folder" in outputs["peek"]
     assert "bans" in outputs["banned"]
+
+
+INDEPENDENT = {
+    "vae": """
+def reparameterize(mu, logvar, eps):
+    return mu + eps * torch.sqrt(torch.exp(logvar))
+
+
+def log_normal_diag(z, mu, logvar):
+    var = torch.exp(logvar)
+    return torch.sum(-0.5 * math.log(2 * math.pi) - 0.5 * logvar - (z - mu) ** 2 / (2 * var), -1)
+
+
+def gaussian_kl(mu, logvar):
+    return -0.5 * torch.sum(1 + logvar - mu * mu - logvar.exp(), dim=-1)
+
+
+def iwae_bound(log_w):
+    top = log_w.max(0).values
+    return top + torch.log(torch.mean(torch.exp(log_w - top), 0))
+""",
+    "gan": """
+def discriminator_loss(real_logits, fake_logits):
+    ones, zeros = torch.ones_like(real_logits), torch.zeros_like(fake_logits)
+    return (F.binary_cross_entropy_with_logits(real_logits, ones)
+            + F.binary_cross_entropy_with_logits(fake_logits, zeros))
+
+
+def generator_loss(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def gradient_penalty(critic, real, fake, eps):
+    x = (fake + eps * (real - fake)).detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(x), x, torch.ones(len(x), dtype=x.dtype),
+                               create_graph=True)
+    return ((g.reshape(len(g), -1).pow(2).sum(1).sqrt() - 1) ** 2).mean()
+""",
+    "ddpm": """
+def alpha_bar(betas):
+    return torch.exp(torch.cumsum(torch.log1p(-betas), 0))
+
+
+def q_sample(x0, t, noise, alpha_bar):
+    a = alpha_bar[t].reshape(-1, *[1] * (x0.dim() - 1)).to(x0.dtype)
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+
+def posterior_mean_variance(x0, xt, t, betas, alpha_bar):
+    shape = (-1, *[1] * (x0.dim() - 1))
+    b, a, ap = (v[i].reshape(shape).to(x0.dtype) for v, i in
+                ((betas, t), (alpha_bar, t), (alpha_bar, t - 1)))
+    mean = (ap.sqrt() * b * x0 + (1 - b).sqrt() * (1 - ap) * xt) / (1 - a)
+    return mean, b * (1 - ap) / (1 - a)
+
+
+def predict_x0(xt, t, eps, alpha_bar):
+    a = alpha_bar[t].reshape(-1, *[1] * (xt.dim() - 1)).to(xt.dtype)
+    return xt / a.sqrt() - (1 / a - 1).sqrt() * eps
+
+
+def simple_loss(eps_pred, noise):
+    return F.mse_loss(eps_pred, noise)
+
+
+def ancestral_step(xt, t, eps_pred, betas, alpha_bar, noise):
+    x0 = predict_x0(xt, t, eps_pred, alpha_bar)
+    mean, var = posterior_mean_variance(x0, xt, t, betas, alpha_bar)
+    last = (t == 1).reshape(-1, *[1] * (xt.dim() - 1))
+    return mean + torch.where(last, torch.zeros_like(var), var.sqrt()) * noise
+""",
+    "naive-bayes": """
+def fit(X, y, n_levels, n_classes, alpha):
+    n, D = X.shape
+    counts = torch.zeros(n_classes, D, n_levels, dtype=torch.float64)
+    for c in range(n_classes):
+        for d in range(D):
+            counts[c, d] = torch.bincount(X[y == c, d], minlength=n_levels).double()
+    per_class = torch.bincount(y, minlength=n_classes).double()
+    log_prob = torch.log((counts + alpha) / (per_class.view(-1, 1, 1) + alpha * n_levels))
+    return torch.log(per_class / n), log_prob
+
+
+def joint_log_likelihood(X, class_log_prior, feature_log_prob):
+    D = X.shape[1]
+    rows = [feature_log_prob[:, d, X[:, d]].T for d in range(D)]
+    return torch.stack(rows).sum(0) + class_log_prior
+
+
+def predict_proba(jll):
+    return torch.softmax(jll, dim=1)
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(INDEPENDENT))
+def test_independent_correct_implementations_score_full_points(tmp_path, name):
+    """Written differently from the reference (other operations, other order): full marks, so
+    the tolerances are not tuned to the reference's exact arithmetic."""
+    a = load(name)
+    header = source.stub_file(a).split("# --- your tasks")[0]
+    header += "import math\nimport torch.nn.functional as F\n"
+    g = grade(write(tmp_path, header + INDEPENDENT[name], a.student_file), a, benchmark=False)
+    assert g.score == g.max_score > 0, [r.output for r in g.results if r.status != "passed"]
