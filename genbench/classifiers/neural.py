@@ -139,7 +139,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         return torch.softmax(logits.double(), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        best = self.predict_proba(X).argmax(1)  # checks first that the estimator is fitted
+        return self.classes_[best]
 
 
 class NeuralFamily(ClassifierFamily):
