@@ -218,6 +218,28 @@ def resolve(
     return RunConfig(model, dataset, seed, **built)
 
 
+def resolve_data(dataset: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The validated data section alone (trainer/default.yaml, datasets/<dataset>.yaml, then
+    `data.*` overrides; others are ignored): what `registry.describe` needs, with no model."""
+    schema = lookup("dataset", dataset).load().Config
+    merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for path in (
+        CONFIG_DIR / "trainer" / "default.yaml",
+        CONFIG_DIR / "datasets" / f"{dataset}.yaml",
+    ):
+        merge(merged, read_preset(path))
+    fields = field_types(schema)
+    for key, value in map(parse_override, overrides):
+        section, _, name = key.partition(".")
+        if section != "data":
+            continue
+        if name not in fields:
+            valid = ", ".join(f"data.{f}" for f in fields)
+            raise GenbenchError(f"unknown key '{key}' for dataset {dataset}; valid: {valid}")
+        merged["data"][name] = check(value, fields[name], key)
+    return build(schema, merged["data"], "data")
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """'model.latent_dim=8' -> ('model.latent_dim', 8), the value read as a YAML scalar."""
     key, sep, raw = text.partition("=")

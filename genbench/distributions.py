@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genbench.errors import GenbenchError
+from genbench.levels import levels_to_signed, signed_to_levels
 
 
 class Categorical:
@@ -70,7 +71,7 @@ class DiscretizedLogistic:
         self.half_bin = 1.0 / (num_levels - 1)
 
     def _center(self, x: Tensor) -> Tensor:
-        return 2.0 * x / (self.num_levels - 1) - 1.0
+        return levels_to_signed(x, self.num_levels)
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         """params (n, D, 2) = (mean, log scale), x (n, D) -> (n,) nats."""
@@ -115,8 +116,7 @@ class DiscretizedLogistic:
         return torch.stack(candidates).gather(0, logp.argmax(0, keepdim=True)).squeeze(0)
 
     def _to_level(self, value: Tensor) -> Tensor:
-        level = torch.round((value.clamp(-1, 1) + 1) / 2 * (self.num_levels - 1))
-        return level.long()
+        return signed_to_levels(value, self.num_levels)
 
 
 OutputDistribution = Categorical | Bernoulli | DiscretizedLogistic

@@ -115,3 +115,30 @@ def lookup(kind: str, name: str) -> Entry:
 
 def is_classifier(model: str) -> bool:
     return model in CLASSIFIERS
+
+
+def describe(dataset: str, config: object) -> Any:
+    """The DataSpec of `dataset` with its Config `config`, without loading the data."""
+    return lookup("dataset", dataset).load().describe(config)
+
+
+def applies(model: str, spec: Any) -> str | None:
+    """Why `model` does not apply to data of DataSpec `spec`, or None where it does: the one
+    rule the runner and the suite both follow. A model declares what it needs as class
+    attributes: `needs_levels` (discrete data), `needs_images` ((channels, height, width))."""
+    component = lookup("model", model).load()
+    if is_classifier(model) and spec.num_classes is None:
+        return "a classifier needs labels"
+    if getattr(component, "needs_levels", False) and spec.num_levels is None:
+        kind = "generative classifier" if is_classifier(model) else "generative model"
+        return f"a {kind} needs discrete levels"
+    if getattr(component, "needs_images", False) and len(spec.shape) != 3:
+        return f"{model} needs images (channels, height, width), not examples of shape {spec.shape}"
+    return None
+
+
+def require_applicable(model: str, dataset: str, spec: Any) -> None:
+    """A one-line GenbenchError if `model` does not apply to `dataset` (spec `spec`)."""
+    reason = applies(model, spec)
+    if reason is not None:
+        raise GenbenchError(f"{model} does not apply to {dataset}: {reason}")

@@ -26,7 +26,7 @@ from genbench import __version__
 from genbench.config import RunConfig
 from genbench.data.base import Dataset, keep_fraction
 from genbench.errors import GenbenchError
-from genbench.registry import is_classifier, lookup
+from genbench.registry import is_classifier, lookup, require_applicable
 from genbench.results.store import (
     FINISHED,
     RESULT,
@@ -67,11 +67,7 @@ def build_model(cfg: RunConfig, data: Dataset):
     import lightning.pytorch as pl
 
     model_cls = lookup("model", cfg.model_name).load()
-    if model_cls.needs_levels and data.spec.num_levels is None:
-        raise GenbenchError(
-            f"{cfg.model_name} models discrete data (levels) and does not apply to "
-            f"{cfg.dataset_name}, whose features are continuous; use a classifier there"
-        )
+    require_applicable(cfg.model_name, cfg.dataset_name, data.spec)
     pl.seed_everything(cfg.seed, verbose=False)
     model = model_cls(data.spec, cfg.model)
     if not model.automatic_optimization and cfg.trainer.gradient_clip_val > 0:
@@ -84,11 +80,7 @@ def build_model(cfg: RunConfig, data: Dataset):
 
 def build_classifier(cfg: RunConfig, data: Dataset, directory: Path):
     """The run's scikit-learn estimator; the dataset must have labels."""
-    if data.spec.num_classes is None:
-        raise GenbenchError(
-            f"{cfg.model_name} is a classifier and dataset {cfg.dataset_name} has no labels; "
-            f"choose a labelled dataset (e.g. digits)"
-        )
+    require_applicable(cfg.model_name, cfg.dataset_name, data.spec)
     import lightning.pytorch as pl
 
     pl.seed_everything(cfg.seed, verbose=False)

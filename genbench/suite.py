@@ -36,9 +36,9 @@ from typing import Any
 import yaml
 
 from genbench import lifeline
-from genbench.config import CONFIG_DIR, RunConfig, parse_override, resolve
+from genbench.config import CONFIG_DIR, RunConfig, parse_override, resolve, resolve_data
 from genbench.errors import GenbenchError, unknown_choice
-from genbench.registry import is_classifier, lookup
+from genbench.registry import applies, describe
 from genbench.results.store import (
     FINISHED,
     RESULT,
@@ -186,22 +186,11 @@ def applicability(
     models: list[str], datasets: list[str], data_overrides: list[str] = ()
 ) -> dict[tuple[str, str], str]:
     """(model, dataset) -> why the model does not apply there, for the pairs that do not;
-    each dataset is loaded once, with the suite's `data.*` overrides, to read its spec."""
-    from genbench.runner import load_dataset
-
-    specs = {}
-    for dataset in datasets:
-        lookup("dataset", dataset)
-        specs[dataset] = load_dataset(resolve("logreg", dataset, 0, data_overrides)).spec
-    reasons = {}
-    for model, dataset in itertools.product(models, datasets):
-        lookup("model", model)
-        spec = specs[dataset]
-        if is_classifier(model) and spec.num_classes is None:
-            reasons[model, dataset] = "a classifier needs labels"
-        elif not is_classifier(model) and spec.num_levels is None:
-            reasons[model, dataset] = "a generative model needs discrete levels"
-    return reasons
+    each dataset describes itself (nothing is loaded), with the suite's `data.*` overrides."""
+    specs = {d: describe(d, resolve_data(d, data_overrides)) for d in datasets}
+    pairs = itertools.product(models, datasets)
+    reasons = {(m, d): applies(m, specs[d]) for m, d in pairs}
+    return {pair: reason for pair, reason in reasons.items() if reason is not None}
 
 
 @dataclass

@@ -8,20 +8,43 @@ RNG state are restored with the checkpoint, so a resumed run ends with the same 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import random
 import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from torch import Tensor, nn
 
-from genbench.config import TrainerConfig
+from genbench.data.base import Dataset
+from genbench.data.loader import TensorDataModule
+
+
+class TrainerSettings(Protocol):
+    """What `make_trainer` reads: genbench.config.TrainerConfig, or any object with these."""
+
+    max_epochs: int
+    max_steps: int  # -1: no limit
+    batch_size: int
+    patience: int  # 0: no early stopping
+    accelerator: str
+    devices: str
+    strategy: str
+    precision: str
+    gradient_clip_val: float  # 0: no clipping
+    deterministic: bool
 
 
 class EpochLossLogging:
@@ -162,7 +185,7 @@ def quiet_lightning() -> None:
 
 
 def make_trainer(
-    cfg: TrainerConfig,
+    cfg: TrainerSettings,
     run_dir: Path,
     progress: bool | None = None,
     monitor: str | None = "val_loss",
@@ -208,3 +231,74 @@ def make_trainer(
         default_root_dir=run_dir,
     )
     return trainer, best, clock
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch, numpy and Python's `random` as pl.seed_everything does, and give the caller
+    its own global random states back afterwards: an estimator's numbers follow its
+    `random_state` alone and it leaves the caller's random state as it found it."""
+    states = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+
+
+class ClassifierModule(EpochLossLogging, pl.LightningModule):
+    """Cross-entropy training of any network that maps inputs to class logits."""
+
+    monitor: ClassVar[str] = "val_loss"
+
+    def __init__(self, net: nn.Module, lr: float, weight_decay: float) -> None:
+        super().__init__()
+        self.net = net
+        self.lr = lr
+        self.weight_decay = weight_decay
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def _common_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)  # nats per example
+        self.accumulate_loss(stage, loss, len(x))
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._common_step(batch, "val")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+def train_classifier(
+    build_net: Callable[[], nn.Module],
+    data: Dataset,
+    lr: float,
+    weight_decay: float,
+    trainer: TrainerSettings,
+    seed: int,
+    work_dir: Path | None = None,
+) -> tuple[ClassifierModule, float]:
+    """Seed, build the network, train it with cross-entropy on data.train (inputs as the
+    network takes them, labels 0..K-1) and keep the weights of the epoch with the best loss on
+    data.val. Returns the module (on the CPU, in eval mode) and its training seconds. The
+    global random states are left as they were."""
+    with seeded(seed), tempfile.TemporaryDirectory() as tmp:
+        module = ClassifierModule(build_net(), lr, weight_decay)
+        directory = Path(work_dir or tmp)
+        fit, best, clock = make_trainer(trainer, directory, monitor=module.monitor)
+        fit.fit(module, datamodule=TensorDataModule(data, trainer.batch_size, 4096, seed))
+        if best.best_model_path:
+            state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+            module.load_state_dict(state["state_dict"])
+    return module.cpu().eval(), clock.seconds

@@ -123,7 +123,7 @@ BAD_INPUTS = [
     (["run", "--model", "vea", "--dataset", "digits"], "unknown model 'vea' (did you mean 'vae'?)"),
     (["run", "--model", "vae", "--dataset", "digitz"], "did you mean 'digits'"),
     (["run", "--model", "bayes-gan", "--dataset", "digits"], "gan has none"),
-    (["run", "--model", "svm", "--dataset", "bars"], "has no labels"),
+    (["run", "--model", "svm", "--dataset", "bars"], "a classifier needs labels"),
     (["run", "--model", "vae", "--dataset", "iris"], "does not apply to iris"),
     # the run command's own arguments
     ([*RUN, "--seed", "-1"], "seed=-1 is not valid: must be an integer in [0, 4294967295]"),

@@ -7,12 +7,14 @@ contract (fit / predict / predict_proba), so one scorecard serves them all.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from genbench.config import RunConfig
 from genbench.data.base import DataSpec, Split
+
+if TYPE_CHECKING:
+    from genbench.config import RunConfig
 
 
 class ClassifierFamily:
@@ -28,6 +30,8 @@ class ClassifierFamily:
     Config: ClassVar[type]
     uses_validation: ClassVar[bool] = False
     scale_inputs: ClassVar[bool] = True  # standardize continuous features before fitting
+    needs_levels: ClassVar[bool] = False  # discrete data only (genbench.registry.applies)
+    needs_images: ClassVar[bool] = False  # examples must be (channels, height, width)
 
     @classmethod
     def build(cls, cfg: RunConfig, spec: DataSpec, work_dir: Path | None = None) -> Any:

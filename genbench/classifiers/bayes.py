@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -33,12 +32,14 @@ from sklearn.utils.validation import (
 )
 
 from genbench.classifiers.base import ClassifierFamily
-from genbench.config import EvalConfig, RunConfig, TrainerConfig, resolve
 from genbench.data.base import Dataset, DataSpec, Split
 from genbench.data.loader import TensorDataModule
 from genbench.errors import GenbenchError
 from genbench.registry import lookup
-from genbench.training import make_trainer
+from genbench.training import TrainerSettings, make_trainer, seeded
+
+if TYPE_CHECKING:
+    from genbench.config import EvalConfig, RunConfig
 
 
 def tightest(estimates: dict[str, torch.Tensor]) -> str:
@@ -55,9 +56,12 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     as a scikit-learn classifier.
 
     X is (n, features) of integer levels in [0, num_levels), viewed as `input_shape` images.
-    `config`, `trainer` and `eval_config` default to the YAML presets of the model. Each class
+    `config` (the model's Config), `trainer` and `eval_config` are given, not read in `fit`;
+    `GenerativeClassifier.from_preset(model)` builds one from the YAML presets. Each class
     model keeps the weights of its best validation epoch, on the `validation` data given to
-    `fit`, else on a stratified `validation_fraction` of X.
+    `fit`, else on a stratified `validation_fraction` of X. `random_state` determines the
+    validation split, the initial weights, the batches and the importance samples; the global
+    random state is left alone.
     """
 
     def __init__(
@@ -66,10 +70,10 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         input_shape: tuple[int, ...] | None = None,
         num_levels: int | None = None,
         config: Any = None,
-        trainer: TrainerConfig | None = None,
+        trainer: TrainerSettings | None = None,
         eval_config: EvalConfig | None = None,
         validation_fraction: float = 0.2,
-        seed: int = 0,
+        random_state: int = 0,
         work_dir: Path | None = None,
     ) -> None:
         self.model = model
@@ -79,8 +83,17 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         self.trainer = trainer
         self.eval_config = eval_config
         self.validation_fraction = validation_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.work_dir = work_dir
+
+    @classmethod
+    def from_preset(cls, model: str = "vae", overrides: tuple[str, ...] = (), **params: Any):
+        """The estimator with the presets' parameters of `bayes-<model>` (its model's preset,
+        the trainer and evaluation defaults), resolved now, with `section.key=value` overrides."""
+        from genbench.config import resolve
+
+        cfg = resolve(f"bayes-{model}", None, 0, overrides)
+        return cls(model, config=cfg.model, trainer=cfg.trainer, eval_config=cfg.eval, **params)
 
     def _levels(self, X: Any, reset: bool) -> torch.Tensor:
         """X (n, D) -> (n, *input_shape) uint8 levels, validated the scikit-learn way and cast
@@ -102,10 +115,12 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     def fit(
         self, X: Any, y: Any, validation: tuple[Any, Any] | None = None
     ) -> GenerativeClassifier:
-        preset = resolve(self.model, None)
-        config = self.config or preset.model
-        trainer_cfg = self.trainer or preset.trainer
-        self.eval_config_ = self.eval_config or preset.eval
+        if self.config is None or self.trainer is None or self.eval_config is None:
+            raise ValueError(
+                "GenerativeClassifier needs `config`, `trainer` and `eval_config`; "
+                f"GenerativeClassifier.from_preset({self.model!r}) gives the presets'"
+            )
+        config, trainer_cfg = self.config, self.trainer
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -114,7 +129,11 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         self.class_log_prior_ = np.log(counts / counts.sum())
         if validation is None:
             X, X_val, codes, codes_val = train_test_split(
-                X, codes, test_size=self.validation_fraction, random_state=self.seed, stratify=codes
+                X,
+                codes,
+                test_size=self.validation_fraction,
+                random_state=self.random_state,
+                stratify=codes,
             )
         else:
             X_val = validation[0]
@@ -144,7 +163,8 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
                         )
                     )
         self.n_parameters_ = sum(p.numel() for m in self.models_ for p in m.parameters())
-        with torch.no_grad():  # which estimate classification uses, named once for the record
+        # which estimate classification uses, named once for the record
+        with torch.no_grad(), seeded(self.random_state):
             probe = self._estimates(0, train.x[:1])
         self.likelihood_kind_ = tightest(probe)
         return self
@@ -153,7 +173,7 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         """Estimates of log p(x | class `code`), each (n,) nats."""
         generative = self.models_[0 if self.conditional_ else code]
         x = x.to(generative.device)
-        k = self.eval_config_.iwae_k
+        k = self.eval_config.iwae_k
         if not self.conditional_:
             return generative.log_prob_estimates(x, k)
         label = torch.full((len(x),), code, dtype=torch.long, device=x.device)
@@ -164,27 +184,31 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         model_cls: type,
         spec: DataSpec,
         config: Any,
-        trainer_cfg: TrainerConfig,
+        trainer_cfg: TrainerSettings,
         train: Split,
         val: Split,
         directory: Path,
         offset: int,
     ) -> Any:
-        """One generative model trained by genbench's Trainer, with its best validation weights."""
-        pl.seed_everything(self.seed + offset, verbose=False)
-        generative = model_cls(spec, config)
-        trainer, best, _ = make_trainer(trainer_cfg, directory, monitor=generative.monitor)
-        batches = TensorDataModule(
-            Dataset("fit", spec, train, val, val), trainer_cfg.batch_size, 4096, self.seed
-        )
-        trainer.fit(generative, datamodule=batches)
-        if best.best_model_path:
-            state = torch.load(
-                best.best_model_path, map_location=generative.device, weights_only=True
+        """One generative model trained by genbench's Trainer, with its best validation weights;
+        seeded by random_state + offset, the caller's global random state left alone."""
+        with seeded(self.random_state + offset):
+            generative = model_cls(spec, config)
+            trainer, best, _ = make_trainer(trainer_cfg, directory, monitor=generative.monitor)
+            batches = TensorDataModule(
+                Dataset("fit", spec, train, val, val),
+                trainer_cfg.batch_size,
+                4096,
+                self.random_state,
             )
-            generative.load_state_dict(state["state_dict"])
-        generative.eval()
-        generative.after_training(train.to(generative.device))
+            trainer.fit(generative, datamodule=batches)
+            if best.best_model_path:
+                state = torch.load(
+                    best.best_model_path, map_location=generative.device, weights_only=True
+                )
+                generative.load_state_dict(state["state_dict"])
+            generative.eval()
+            generative.after_training(train.to(generative.device))
         return generative
 
     @torch.no_grad()
@@ -192,16 +216,16 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         """(n, classes): log p(x|y) + log p(y) in nats, with the tightest likelihood estimate."""
         check_is_fitted(self)
         x = self._levels(X, reset=False)
-        k = self.eval_config_.iwae_k
-        chunk = max(1, self.eval_config_.batch_size // k)
-        torch.manual_seed(self.seed)  # importance samples: the same numbers on every call
+        k = self.eval_config.iwae_k
+        chunk = max(1, self.eval_config.batch_size // k)
         columns = []
-        for code in range(len(self.classes_)):
-            parts = [
-                self._estimates(code, x[i : i + chunk])[self.likelihood_kind_].double().cpu()
-                for i in range(0, len(x), chunk)
-            ]
-            columns.append(torch.cat(parts))
+        with seeded(self.random_state):  # importance samples: the same numbers on every call
+            for code in range(len(self.classes_)):
+                parts = [
+                    self._estimates(code, x[i : i + chunk])[self.likelihood_kind_].double().cpu()
+                    for i in range(0, len(x), chunk)
+                ]
+                columns.append(torch.cat(parts))
         return torch.stack(columns, 1).numpy() + self.class_log_prior_
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -239,7 +263,7 @@ class BayesFamily(ClassifierFamily):
             cfg.model,
             cfg.trainer,
             cfg.eval,
-            seed=cfg.seed,
+            random_state=cfg.seed,
             work_dir=work_dir,
         )
 
@@ -253,7 +277,13 @@ def bayes_family(model: str) -> type[BayesFamily]:
     return type(
         f"Bayes_{model}",
         (BayesFamily,),
-        {"model": model, "Config": model_cls.Config, "__doc__": summary},
+        {
+            "model": model,
+            "Config": model_cls.Config,
+            "__doc__": summary,
+            "needs_levels": True,
+            "needs_images": model_cls.needs_images,
+        },
     )
 
 

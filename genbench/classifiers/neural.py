@@ -4,21 +4,19 @@ models), exposed through the scikit-learn estimator contract."""
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from torch import Tensor, nn
 
 from genbench.classifiers.base import ClassifierFamily
-from genbench.config import RunConfig, TrainerConfig, resolve
 from genbench.constraints import (
     NonNegativeFloat,
     NonNegativeInt,
@@ -27,41 +25,14 @@ from genbench.constraints import (
     Probability,
 )
 from genbench.data.base import Dataset, DataSpec, Split
-from genbench.data.loader import TensorDataModule
 from genbench.errors import GenbenchError
+from genbench.levels import levels_to_unit
 from genbench.nets.cnn import CNN
 from genbench.nets.mlp import MLP
-from genbench.training import EpochLossLogging, make_trainer
+from genbench.training import TrainerSettings, train_classifier
 
-
-class ClassifierModule(EpochLossLogging, pl.LightningModule):
-    """Cross-entropy training of any network that maps inputs to class logits."""
-
-    monitor: ClassVar[str] = "val_loss"
-
-    def __init__(self, net: nn.Module, lr: float, weight_decay: float) -> None:
-        super().__init__()
-        self.net = net
-        self.lr = lr
-        self.weight_decay = weight_decay
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-    def _common_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        x, y = batch
-        loss = F.cross_entropy(self(x), y)  # nats per example
-        self.accumulate_loss(stage, loss, len(x))
-        return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._common_step(batch, "train")
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._common_step(batch, "val")
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+if TYPE_CHECKING:
+    from genbench.config import RunConfig
 
 
 class NeuralClassifier(ClassifierMixin, BaseEstimator):
@@ -69,9 +40,11 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
 
     X is (n, features): levels (scaled to [0, 1] with `num_levels`) or continuous features
     (used as given), viewed as `input_shape` for the CNN. `config` (the arch's Config) and
-    `trainer` default to the YAML presets of configs/models/<arch>.yaml and
-    configs/trainer/default.yaml. `fit` keeps the weights of the epoch with the best validation
-    loss, on the `validation` data given, else on a stratified `validation_fraction` of X.
+    `trainer` (genbench.training.TrainerSettings) are given, not read in `fit`:
+    `NeuralClassifier.from_preset(arch)` builds one from the YAML presets. `fit` keeps the
+    weights of the epoch with the best validation loss, on the `validation` data given, else on
+    a stratified `validation_fraction` of X. `random_state` determines the validation split, the
+    initial weights and the batches; the global random state is left alone.
     """
 
     def __init__(
@@ -80,9 +53,9 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         input_shape: tuple[int, ...] | None = None,
         num_levels: int | None = None,
         config: Any = None,
-        trainer: TrainerConfig | None = None,
+        trainer: TrainerSettings | None = None,
         validation_fraction: float = 0.2,
-        seed: int = 0,
+        random_state: int = 0,
         work_dir: Path | None = None,
     ) -> None:
         self.arch = arch
@@ -91,13 +64,23 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         self.config = config
         self.trainer = trainer
         self.validation_fraction = validation_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.work_dir = work_dir
 
-    def _inputs(self, X: Any) -> Tensor:
-        x = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    @classmethod
+    def from_preset(cls, arch: str = "mlp", overrides: tuple[str, ...] = (), **params: Any):
+        """The estimator with the presets' parameters (configs/models/<arch>.yaml and the
+        trainer defaults), resolved now, with `section.key=value` overrides."""
+        from genbench.config import resolve
+
+        cfg = resolve(arch, None, 0, overrides)
+        return cls(arch, config=cfg.model, trainer=cfg.trainer, **params)
+
+    def _inputs(self, X: Any, reset: bool) -> Tensor:
+        """X (n, D) -> (n, *input_shape) float32, validated the scikit-learn way."""
+        x = torch.as_tensor(validate_data(self, X, reset=reset, dtype=np.float32))
         if self.num_levels is not None:
-            x = x / (self.num_levels - 1)
+            x = levels_to_unit(x, self.num_levels)
         return x.view(len(x), *(self.input_shape or x.shape[1:]))
 
     def _net(self, c: Any, shape: tuple[int, ...], classes: int) -> nn.Module:
@@ -112,45 +95,52 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any, validation: tuple[Any, Any] | None = None) -> NeuralClassifier:
-        preset = resolve(self.arch, None)
-        config, trainer_cfg = self.config or preset.model, self.trainer or preset.trainer
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        if self.config is None or self.trainer is None:
+            raise ValueError(
+                "NeuralClassifier needs `config` and `trainer`; "
+                f"NeuralClassifier.from_preset({self.arch!r}) gives the presets'"
+            )
+        config = self.config
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("a classifier needs at least 2 classes in y; got 1 class")
         if validation is None:
             X, X_val, codes, y_val = train_test_split(
-                X, codes, test_size=self.validation_fraction, random_state=self.seed, stratify=codes
+                X,
+                codes,
+                test_size=self.validation_fraction,
+                random_state=self.random_state,
+                stratify=codes,
             )
         else:
             X_val, y_val = validation[0], np.searchsorted(self.classes_, np.asarray(validation[1]))
-        train = Split(self._inputs(X), torch.as_tensor(codes))
-        val = Split(self._inputs(X_val), torch.as_tensor(y_val))
+        train = Split(self._inputs(X, reset=True), torch.as_tensor(codes))
+        val = Split(self._inputs(X_val, reset=False), torch.as_tensor(y_val))
         spec = DataSpec(tuple(train.x.shape[1:]), self.num_levels, len(self.classes_))
-
-        pl.seed_everything(self.seed, verbose=False)
-        net = self._net(config, spec.shape, len(self.classes_))
-        module = ClassifierModule(net, config.lr, config.weight_decay)
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(self.work_dir or tmp)
-            trainer, best, clock = make_trainer(trainer_cfg, directory, monitor=module.monitor)
-            batches = TensorDataModule(
-                Dataset("fit", spec, train, val, val), trainer_cfg.batch_size, 4096, self.seed
-            )
-            trainer.fit(module, datamodule=batches)
-            if best.best_model_path:
-                state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-                module.load_state_dict(state["state_dict"])
-        self.module_ = module.cpu().eval()
-        self.n_parameters_ = sum(p.numel() for p in module.parameters())
-        self.train_seconds_ = clock.seconds
+        self.module_, self.train_seconds_ = train_classifier(
+            lambda: self._net(config, spec.shape, len(self.classes_)),
+            Dataset("fit", spec, train, val, val),
+            config.lr,
+            config.weight_decay,
+            self.trainer,
+            self.random_state,
+            self.work_dir,
+        )
+        self.n_parameters_ = sum(p.numel() for p in self.module_.parameters())
         return self
 
     @torch.no_grad()
     def predict_proba(self, X: Any) -> np.ndarray:
-        x = self._inputs(X)
+        check_is_fitted(self)
+        x = self._inputs(X, reset=False)
         logits = torch.cat([self.module_(x[i : i + 4096]) for i in range(0, len(x), 4096)])
         return torch.softmax(logits.double(), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        best = self.predict_proba(X).argmax(1)  # checks first that the estimator is fitted
+        return self.classes_[best]
 
 
 class NeuralFamily(ClassifierFamily):
@@ -169,7 +159,7 @@ class NeuralFamily(ClassifierFamily):
             spec.num_levels,
             cfg.model,
             cfg.trainer,
-            seed=cfg.seed,
+            random_state=cfg.seed,
             work_dir=work_dir,
         )
 
@@ -193,6 +183,7 @@ class CNNClassifier(NeuralFamily):
 
     arch = "cnn"
     scale_inputs = False  # images only
+    needs_images = True
 
     @dataclass
     class Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis, QuadraticDiscriminantAnalysis
@@ -15,10 +15,12 @@ from sklearn.svm import SVC
 
 from genbench.classifiers.base import ClassifierFamily
 from genbench.classifiers.naive_bayes import CategoricalNaiveBayes
-from genbench.config import RunConfig
 from genbench.constraints import Annotated, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
+
+if TYPE_CHECKING:
+    from genbench.config import RunConfig
 
 
 class NaiveBayes(ClassifierFamily):

@@ -40,6 +40,10 @@ class Bars(DatasetFamily):
         data_seed: Seed  # fixes the draw, independent of the run's seed
 
     @classmethod
+    def describe(cls, config: Config) -> DataSpec:
+        return DataSpec((1, config.size, config.size), num_levels=2, num_classes=None)
+
+    @classmethod
     def load(cls, config: Config, data_dir: Path) -> Dataset:
         patterns = bars_patterns(config.size)
         generator = torch.Generator().manual_seed(config.data_seed)
@@ -50,7 +54,7 @@ class Bars(DatasetFamily):
 
         return Dataset(
             cls.name,
-            DataSpec((1, config.size, config.size), num_levels=2, num_classes=None),
+            cls.describe(config),
             draw(config.n_train),
             draw(config.n_val),
             draw(config.n_test),

@@ -101,10 +101,16 @@ def standard_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class DatasetFamily:
-    """A registered dataset: its parameters (`Config`, values from the YAML preset) and a loader."""
+    """A registered dataset: its parameters (`Config`, values from the YAML preset), what its
+    examples are (`describe`, cheap: nothing is read) and a loader."""
 
     name: ClassVar[str]
     Config: ClassVar[type]
+
+    @classmethod
+    def describe(cls, config: object) -> DataSpec:
+        """The spec `load(config, ...)` gives its data, without loading it."""
+        raise NotImplementedError
 
     @classmethod
     def load(cls, config: object, data_dir: Path) -> Dataset:

@@ -30,9 +30,14 @@ class Digits(DatasetFamily):
         pass
 
     @classmethod
+    def describe(cls, config: Config) -> DataSpec:
+        return DataSpec((1, 8, 8), num_levels=17, num_classes=10)
+
+    @classmethod
     def load(cls, config: Config, data_dir: Path) -> Dataset:
         bunch = load_digits()
-        x = as_levels(torch.from_numpy(bunch.data).view(-1, 1, 8, 8), 17)  # (1797, 1, 8, 8)
+        spec = cls.describe(config)
+        x = as_levels(torch.from_numpy(bunch.data).view(-1, *spec.shape), spec.num_levels)
         y = torch.from_numpy(bunch.target).long()
 
         def split(i: np.ndarray) -> Split:
@@ -42,7 +47,7 @@ class Digits(DatasetFamily):
         train, val, test = standard_split(bunch.target)
         return Dataset(
             cls.name,
-            DataSpec((1, 8, 8), num_levels=17, num_classes=10),
+            spec,
             split(train),
             split(val),
             split(test),

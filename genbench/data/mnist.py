@@ -219,6 +219,10 @@ class IDXDataset(DatasetFamily):
         return images, labels
 
     @classmethod
+    def describe(cls, config: Config) -> DataSpec:
+        return DataSpec((1, IMAGE_SIZE, IMAGE_SIZE), num_levels=256, num_classes=NUM_CLASSES)
+
+    @classmethod
     def load(cls, config: Config, data_dir: Path) -> Dataset:
         raw = cls.raw_folder(data_dir)
         files = cls.ensure_files(raw, config.download)
@@ -241,7 +245,7 @@ class IDXDataset(DatasetFamily):
 
         return Dataset(
             cls.name,
-            DataSpec((1, IMAGE_SIZE, IMAGE_SIZE), num_levels=256, num_classes=NUM_CLASSES),
+            cls.describe(config),
             split(x_train[train_idx], y_train[train_idx]),
             split(x_train[val_idx], y_train[val_idx]),
             split(x_test, y_test),

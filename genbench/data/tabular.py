@@ -23,10 +23,16 @@ class TabularDataset(DatasetFamily):
     """A scikit-learn `load_*` dataset split like digits (25% test, 20% of the rest for val)."""
 
     loader: ClassVar[Callable[..., Any]]
+    num_features: ClassVar[int]
+    num_classes: ClassVar[int]
 
     @dataclass
     class Config(DataConfig):
         pass
+
+    @classmethod
+    def describe(cls, config: Config) -> DataSpec:
+        return DataSpec((cls.num_features,), num_levels=None, num_classes=cls.num_classes)
 
     @classmethod
     def load(cls, config: Config, data_dir: Path) -> Dataset:
@@ -39,20 +45,22 @@ class TabularDataset(DatasetFamily):
             return Split(x[i], y[i])
 
         train, val, test = standard_split(bunch.target)
-        spec = DataSpec((x.shape[1],), num_levels=None, num_classes=int(y.max()) + 1)
-        return Dataset(cls.name, spec, split(train), split(val), split(test))
+        return Dataset(cls.name, cls.describe(config), split(train), split(val), split(test))
 
 
 class Iris(TabularDataset):
     name = "iris"
     loader = staticmethod(load_iris)
+    num_features, num_classes = 4, 3
 
 
 class Wine(TabularDataset):
     name = "wine"
     loader = staticmethod(load_wine)
+    num_features, num_classes = 13, 3
 
 
 class BreastCancer(TabularDataset):
     name = "breast-cancer"
     loader = staticmethod(load_breast_cancer)
+    num_features, num_classes = 30, 2

@@ -19,16 +19,30 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from torch import Tensor, nn
 
+from genbench import training
 from genbench.data.base import Dataset, Split
+from genbench.levels import levels_to_unit
+from genbench.nets import cnn
 from genbench.results.store import atomic_path
 
 # The extractor's own settings: part of its cache key, so changing one trains a new extractor.
 EXTRACTOR = {"channels": 32, "hidden": 128, "dropout": 0.3, "lr": 1e-3, "weight_decay": 0.0}
 TRAINING = {"max_epochs": 100, "patience": 10, "batch_size": 64, "seed": 0}
+# the rest of its Trainer's settings (genbench.training.TrainerSettings): the defaults of runs
+TRAINER = {
+    "max_steps": -1,
+    "accelerator": "auto",
+    "devices": "auto",
+    "strategy": "auto",
+    "precision": "32-true",
+    "gradient_clip_val": 0.0,
+    "deterministic": True,
+}
 
 
 @dataclass
@@ -43,7 +57,7 @@ class FeatureSpace:
 
     @torch.no_grad()
     def features(self, x: Tensor) -> Tensor:
-        unit = x.float() / (self.num_levels - 1)
+        unit = levels_to_unit(x.float(), self.num_levels)
         if self.net is None:
             return unit.flatten(1)
         hidden = self.net.features(unit).flatten(1)
@@ -53,19 +67,18 @@ class FeatureSpace:
     def classify(self, x: Tensor) -> Tensor | None:
         if self.net is None:
             return None
-        return torch.softmax(self.net(x.float() / (self.num_levels - 1)), dim=1)
+        return torch.softmax(self.net(levels_to_unit(x.float(), self.num_levels)), dim=1)
 
 
 def cache_key(dataset: str, data: Dataset, data_config: object) -> str:
     """Everything the extractor depends on, hashed: the dataset's name and parameters (but not
     train_fraction: the extractor sees the whole train split), its data itself (the
-    fingerprint), the extractor's settings, this module's code and the network's code."""
-    from genbench.classifiers import neural
-    from genbench.nets import cnn
-
+    fingerprint), the extractor's settings, this module's code, the network's code and the
+    training routine's code."""
     params = {k: v for k, v in dataclasses.asdict(data_config).items() if k != "train_fraction"}
-    blob = json.dumps([dataset, params, EXTRACTOR, TRAINING, fingerprint(data)], sort_keys=True)
-    for module in (cnn, neural, inspect.getmodule(cache_key)):
+    settings = [EXTRACTOR, TRAINING, TRAINER]
+    blob = json.dumps([dataset, params, *settings, fingerprint(data)], sort_keys=True)
+    for module in (cnn, training, inspect.getmodule(cache_key)):
         blob += inspect.getsource(module)
     return f"{dataset}-cnn-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
@@ -117,38 +130,32 @@ def feature_space(
 
 
 def build_net(data: Dataset) -> nn.Module:
-    from genbench.nets.cnn import CNN
-
     c = EXTRACTOR
-    return CNN(data.spec.shape, data.spec.num_classes, c["channels"], c["hidden"], c["dropout"])
+    return cnn.CNN(data.spec.shape, data.spec.num_classes, c["channels"], c["hidden"], c["dropout"])
 
 
 def train_extractor(data: Dataset, path: Path) -> None:
     """Train the CNN on the train split (best epoch on val), score it on test, save it."""
-    from genbench.classifiers.neural import ClassifierModule, NeuralClassifier
-    from genbench.config import resolve
 
-    trainer = dataclasses.replace(
-        resolve("cnn", None).trainer,
-        preset="default",
-        max_epochs=TRAINING["max_epochs"],
-        max_steps=-1,
-        patience=TRAINING["patience"],
-        batch_size=TRAINING["batch_size"],
+    def unit(split: Split) -> Split:
+        return Split(levels_to_unit(split.x.float(), data.spec.num_levels), split.y)
+
+    scaled = Dataset(data.name, data.spec, unit(data.train), unit(data.val), unit(data.test))
+    trainer = SimpleNamespace(**TRAINER, **{k: v for k, v in TRAINING.items() if k != "seed"})
+    module, _ = training.train_classifier(
+        lambda: build_net(data),
+        scaled,
+        EXTRACTOR["lr"],
+        EXTRACTOR["weight_decay"],
+        trainer,
+        TRAINING["seed"],
     )
-    config = resolve("cnn", None).model
-    config = dataclasses.replace(config, **EXTRACTOR)
-
-    def flat(split: Split):
-        return split.x.flatten(1).numpy(), split.y.numpy()
-
-    classifier = NeuralClassifier(
-        "cnn", data.spec.shape, data.spec.num_levels, config, trainer, seed=TRAINING["seed"]
-    )
-    classifier.fit(*flat(data.train), validation=flat(data.val))
-    x_test, y_test = flat(data.test)
-    accuracy = float((classifier.predict(x_test) == y_test).mean())
-    module: ClassifierModule = classifier.module_
+    with torch.no_grad():
+        x_test = scaled.test.x
+        predicted = torch.cat(
+            [module(x_test[i : i + 4096]).argmax(1) for i in range(0, len(x_test), 4096)]
+        )
+    accuracy = float((predicted == scaled.test.y).double().mean())
     state = {"state_dict": module.net.state_dict(), "test_accuracy": accuracy}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

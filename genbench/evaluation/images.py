@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
+from genbench.levels import levels_to_unit
 from genbench.results.store import atomic_path
 
 
@@ -19,7 +20,7 @@ def tile(images: Tensor, num_levels: int, rows: int, pad: int = 1) -> np.ndarray
     """(n, C, H, W) levels -> one (rows*(H+pad)+pad, cols*(W+pad)+pad[, 3]) array in [0, 1]."""
     n, c, h, w = images.shape
     cols = math.ceil(n / rows)
-    x = images.detach().float().cpu().numpy() / (num_levels - 1)
+    x = levels_to_unit(images.detach().float().cpu().numpy(), num_levels)
     grid = np.full((c, rows * (h + pad) + pad, cols * (w + pad) + pad), 0.5, dtype=np.float32)
     for k in range(n):
         r, q = divmod(k, cols)

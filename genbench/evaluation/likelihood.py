@@ -8,6 +8,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genbench.levels import levels_to_unit
+
 
 def bits_per_dim(log_prob: Tensor, dim: int) -> Tensor:
     """(n,) log-likelihoods in nats -> (n,) bits per dimension (lower is better)."""
@@ -64,7 +66,7 @@ def reconstruction_metrics(model, x: Tensor, batch_size: int) -> dict[str, float
         recon = bits_per_dim(batched(model.reconstruction_log_prob, x, batch_size), model.spec.dim)
         metrics.update(summarize("recon_bpd", recon))
     if hasattr(model, "reconstruct"):
-        scale = model.spec.num_levels - 1
         x_hat = batched(model.reconstruct, x, batch_size)
-        metrics["recon_mse"] = ((x_hat.float() - x.float()) / scale).pow(2).mean().item()
+        error = levels_to_unit(x_hat.float() - x.float(), model.spec.num_levels)
+        metrics["recon_mse"] = error.pow(2).mean().item()
     return metrics

@@ -10,12 +10,11 @@ from __future__ import annotations
 import resource
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-from genbench.config import EvalConfig
 from genbench.data.base import Dataset
 from genbench.evaluation.features import FeatureSpace
 from genbench.evaluation.images import save_grid
@@ -29,13 +28,26 @@ from genbench.evaluation.sample_quality import (
     nearest,
     precision_recall,
 )
+from genbench.levels import levels_to_unit
+
+
+class EvalSettings(Protocol):
+    """What scoring reads: genbench.config.EvalConfig, or any object with these (the evaluation
+    layer does not depend on how configs are read)."""
+
+    iwae_k: int
+    batch_size: int  # examples x importance samples per forward pass
+    n_samples: int  # samples in the grid
+    grid_rows: int
+    quality_samples: int  # 0: no sample quality
+    likelihood_examples: int | None  # None: the whole test split
 
 
 @torch.no_grad()
 def score_generative(
     model,
     data: Dataset,
-    cfg: EvalConfig,
+    cfg: EvalSettings,
     seed: int,
     out_dir: Path | None = None,
     space: FeatureSpace | None = None,
@@ -141,7 +153,7 @@ def reference_quality(
 
 def pixels(x: Tensor, data: Dataset) -> Tensor:
     """Levels (n, *shape) -> (n, D) in [0, 1]."""
-    return x.float().flatten(1) / (data.spec.num_levels - 1)
+    return levels_to_unit(x.float().flatten(1), data.spec.num_levels)
 
 
 def save_closest_pairs(samples: Tensor, data: Dataset, path: Path, pairs: int = 8) -> None:
@@ -153,7 +165,7 @@ def save_closest_pairs(samples: Tensor, data: Dataset, path: Path, pairs: int = 
 
 
 def save_grids(
-    model, samples: Tensor, x: Tensor, data: Dataset, cfg: EvalConfig, out_dir: Path
+    model, samples: Tensor, x: Tensor, data: Dataset, cfg: EvalSettings, out_dir: Path
 ) -> None:
     """samples.png, and reconstructions.png (rows alternate: test images, reconstructions)."""
     levels = data.spec.num_levels

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from genbench.data.base import DataSpec, Split
 from genbench.errors import GenbenchError
+from genbench.levels import levels_to_unit
 from genbench.training import EpochLossLogging
 
 
@@ -35,6 +36,7 @@ class GenerativeModel(EpochLossLogging, pl.LightningModule):
     log_prob_kind: ClassVar[str | None] = None
     monitor: ClassVar[str | None] = "val_loss"
     needs_levels: ClassVar[bool] = True  # discrete data only: likelihoods are of the levels
+    needs_images: ClassVar[bool] = False  # examples must be (channels, height, width)
     Config: ClassVar[type]
 
     def __init__(self, spec: DataSpec, config: Any) -> None:
@@ -126,4 +128,4 @@ class GenerativeModel(EpochLossLogging, pl.LightningModule):
 
     def to_unit(self, x: Tensor) -> Tensor:
         """Levels (n, *shape) -> floats in [0, 1] of the same shape, the usual network input."""
-        return x.to(self.dtype) / (self.spec.num_levels - 1)
+        return levels_to_unit(x.to(self.dtype), self.spec.num_levels)

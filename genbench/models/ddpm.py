@@ -52,6 +52,7 @@ from genbench.constraints import (
 )
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
+from genbench.levels import levels_to_signed, signed_to_levels
 from genbench.models.base import GenerativeModel
 from genbench.nets.unet import UNet
 from genbench.schedules import NoiseSchedule
@@ -64,6 +65,7 @@ VALUES_PER_PASS = 2**20  # pixels of x_t per network pass when computing the bou
 
 class DDPM(GenerativeModel):
     likelihood = "bound"
+    needs_images = True
     log_prob_kind = "vlb"
 
     @dataclass
@@ -103,15 +105,6 @@ class DDPM(GenerativeModel):
         self.ema = as_buffers(copy.deepcopy(self.net))
 
     # --- the pieces of the reverse process ------------------------------------------------
-    def to_signed(self, x: Tensor) -> Tensor:
-        """Levels (n, *shape) -> floats in [-1, 1], the scale the schedule assumes."""
-        return 2.0 * self.to_unit(x) - 1.0
-
-    def to_levels(self, x0: Tensor) -> Tensor:
-        """Floats (n, *shape) on the [-1, 1] scale -> the nearest levels (long), clamped."""
-        top = self.spec.num_levels - 1
-        return torch.round((x0 + 1.0) / 2.0 * top).clamp(0, top).long()
-
     def eps(self, x_t: Tensor, t: Tensor | int) -> Tensor:
         """The noise prediction eps_theta(x_t, t), (n, *shape); t (n,) or one step. Training
         uses the network being trained; evaluation (val_loss, the bound, sampling) its average."""
@@ -126,7 +119,7 @@ class DDPM(GenerativeModel):
         epochs, so that checkpoints are picked by the figure that is reported."""
         if not self.training:
             return self.nats_to_bpd(self.bound_estimate(x)).mean()
-        x0 = self.to_signed(x)
+        x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
         t = torch.randint(1, self.schedule.num_steps + 1, (len(x),), device=x.device)
         noise = torch.randn_like(x0)
         return schedules.simple_loss(self.eps(self.schedule.add_noise(x0, noise, t), t), noise)
@@ -159,7 +152,7 @@ class DDPM(GenerativeModel):
         KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) for t >= 2, -log p(x_0 | x_1) at t = 1.
         Returns (n,) nats."""
         s = self.schedule
-        x0 = self.to_signed(x)
+        x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         x_t = s.add_noise(x0, noise, t)
         mean = s.reverse_mean(x_t, self.eps(x_t, t), t)  # mu_theta(x_t, t), eq. 11
@@ -173,7 +166,7 @@ class DDPM(GenerativeModel):
     def log_prob(self, x: Tensor) -> Tensor:
         """(n,) nats: minus the bound L_T + sum_{t=2}^T L_{t-1} + L_0 (eq. 5), all T terms."""
         n, T = len(x), self.schedule.num_steps
-        total = self.prior_term(self.to_signed(x))
+        total = self.prior_term(levels_to_signed(x.to(self.dtype), self.spec.num_levels))
         per_pass = max(1, VALUES_PER_PASS // (n * self.spec.dim))  # timesteps per network pass
         for start in range(1, T + 1, per_pass):
             steps = torch.arange(start, min(start + per_pass, T + 1), device=x.device)  # (k,)
@@ -193,7 +186,8 @@ class DDPM(GenerativeModel):
         terms = self.step_terms(x.repeat(VAL_STEPS + 1, 1, 1, 1), t.flatten(), generator)
         terms = terms.view(VAL_STEPS + 1, n)
         diffusion = terms[1:].mean(0) * (T - 1)  # sum_{t=2}^T L_{t-1}, estimated
-        return -(self.prior_term(self.to_signed(x)) + terms[0] + diffusion)
+        x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
+        return -(self.prior_term(x0) + terms[0] + diffusion)
 
     # --- sampling ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -224,7 +218,7 @@ class DDPM(GenerativeModel):
             tau = torch.linspace(T, 1, self.config.sample_steps).round().long().tolist()
             for t, t_prev in zip(tau, [*tau[1:], 0], strict=True):
                 x = self.schedule.ddim_step(x, self.eps(x, t), t, t_prev, 0.0, generator)
-        return self.to_levels(x)  # line 6: return x_0, as levels
+        return signed_to_levels(x, self.spec.num_levels)  # line 6: return x_0, as levels
 
 
 def as_buffers(module: nn.Module) -> nn.Module:
@@ -268,7 +262,7 @@ def discretized_gaussian_log_prob(
 
     levels (n, ...) ints in [0, L); mean and std broadcast against them.
     """
-    center = 2.0 * levels.to(mean.dtype) / (num_levels - 1) - 1.0
+    center = levels_to_signed(levels.to(mean.dtype), num_levels)
     half_bin = 1.0 / (num_levels - 1)
     lower = (center - half_bin - mean) / std  # standardized bin edges
     upper = (center + half_bin - mean) / std

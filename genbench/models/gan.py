@@ -36,6 +36,7 @@ from genbench.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, P
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 from genbench.evaluation.images import save_grid
+from genbench.levels import bins_to_levels, levels_to_bins
 from genbench.models.base import GenerativeModel
 from genbench.nets.conv import Discriminator, Generator
 
@@ -76,20 +77,9 @@ def gradient_penalty(
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-def to_signed(x: Tensor, num_levels: int, noise: Tensor | None = None) -> Tensor:
-    """Levels (n, *shape) -> floats in [-1, 1]: each level's bin centre, or with `noise` (uniform
-    in [0, 1), same shape) a point spread uniformly over the bin."""
-    offset = 0.5 if noise is None else noise
-    return (x + offset) * (2.0 / num_levels) - 1.0
-
-
-def to_levels(y: Tensor, num_levels: int) -> Tensor:
-    """Floats in [-1, 1] -> the levels (long) whose bins hold them, inverse of `to_signed`."""
-    return ((y + 1.0) * (num_levels / 2.0)).floor().clamp(0, num_levels - 1).long()
-
-
 class GAN(GenerativeModel):
     likelihood = "none"
+    needs_images = True
     log_prob_kind = None
     monitor = None  # a GAN's losses do not measure sample quality: keep the last epoch
     grid_rows = 8  # per-epoch grids: grid_rows^2 samples from the same latents every epoch
@@ -126,7 +116,7 @@ class GAN(GenerativeModel):
         """The levels x (n, *shape) in [-1, 1] (dequantized if configured) and n fresh fakes,
         both (n, *shape); no gradient flows to G through the fakes."""
         noise = torch.rand(x.shape, device=x.device) if self.config.dequantize else None
-        real = to_signed(x.to(self.dtype), self.spec.num_levels, noise)
+        real = levels_to_bins(x.to(self.dtype), self.spec.num_levels, noise)
         with torch.no_grad():
             fake = self.generator(self.latents(len(x)))
         return real, fake
@@ -162,7 +152,7 @@ class GAN(GenerativeModel):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """z ~ N(0, I), G(z) rounded to the level whose bin holds it: (n, *shape) levels."""
-        return to_levels(self.generator(self.latents(n, generator)), self.spec.num_levels)
+        return bins_to_levels(self.generator(self.latents(n, generator)), self.spec.num_levels)
 
     # --- the engineering: two optimizers, stepped by hand ------------------------------
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> Tensor:

@@ -22,7 +22,7 @@ def test_classifier_run_stores_the_classification_scorecard(tmp_path):
 def test_classifier_on_unlabelled_data_is_a_user_error(capsys, tmp_path):
     assert main(["run", "--model", "logreg", "--dataset", "bars", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "logreg is a classifier and dataset bars has no labels" in err
+    assert "logreg does not apply to bars: a classifier needs labels" in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -26,7 +26,10 @@ def test_splits_cover_the_dataset_once(family, loader, classes):
 
 def test_generative_model_on_continuous_data_is_a_user_error(capsys, tmp_path):
     assert main(["run", "--model", "vae", "--dataset", "iris", "--out", str(tmp_path)]) == 2
-    assert "vae models discrete data (levels) and does not apply to iris" in capsys.readouterr().err
+    assert (
+        "vae does not apply to iris: a generative model needs discrete levels"
+        in capsys.readouterr().err
+    )
 
 
 def test_classifier_on_continuous_data(capsys, tmp_path):

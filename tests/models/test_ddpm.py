@@ -215,12 +215,6 @@ def test_samplers_run_the_network_once_per_step_and_return_levels(sample_steps, 
     assert int(x.min()) >= 0 and int(x.max()) <= 4
 
 
-def test_to_levels_rounds_and_clamps():
-    model = make_ddpm()
-    x0 = torch.tensor([-3.0, -1.0, -0.76, -0.74, 0.1, 0.99, 2.0])
-    assert model.to_levels(x0).tolist() == [0, 0, 0, 1, 2, 4, 4]
-
-
 def test_bad_settings_are_reported():
     with pytest.raises(GenbenchError, match="sample_steps"):
         make_ddpm(sample_steps=21)

@@ -11,8 +11,6 @@ from genbench.models.gan import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
-    to_levels,
-    to_signed,
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
@@ -53,23 +51,6 @@ def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
     assert penalty.item() == pytest.approx(160.0)
     penalty.backward()
     assert torch.allclose(w.grad, 2 * 10.0 * 4.0 * w.detach() / 5.0)
-
-
-@pytest.mark.parametrize("levels", [2, 17, 256])
-def test_dequantized_levels_fill_their_bins_and_round_back(levels):
-    x = torch.arange(levels)
-    for noise in (torch.full((levels,), 1e-3), torch.full((levels,), 1 - 1e-3), None):
-        y = to_signed(x, levels, noise)
-        assert y.min() >= -1 and y.max() <= 1
-        assert torch.equal(to_levels(y, levels), x)
-    lower, upper = (
-        to_signed(x, levels, torch.zeros(levels)),
-        to_signed(x, levels, torch.ones(levels)),
-    )
-    assert lower[0] == -1 and upper[-1] == 1 and torch.allclose(lower[1:], upper[:-1])  # tiled
-    centres = to_signed(x, levels)
-    assert torch.allclose(centres, -centres.flip(0))  # symmetric about 0
-    assert torch.equal(to_levels(torch.tensor([-1.0, 1.0]), levels), torch.tensor([0, levels - 1]))
 
 
 def mean_image_distance(model, data):
