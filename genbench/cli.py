@@ -282,6 +282,9 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from genbench.evaluation.metrics import BY_NAME
     from genbench.results.store import load_results
 
     table = load_results(args.out)
@@ -296,8 +299,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(table.to_markdown(index=False, floatfmt=".4g"))
     elif args.format == "latex":
         print(table.to_latex(index=False, float_format="%.4g", na_rep="--"))
-    else:
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    else:  # each metric as its entry in genbench.evaluation.metrics formats it
+        formatters = {
+            name: (lambda v, m=BY_NAME[name]: "-" if pd.isna(v) else m.format(v))
+            for name in table.columns
+            if name in BY_NAME and BY_NAME[name].fmt != "s"
+        }
+        print(table.to_string(index=False, formatters=formatters, float_format="{:.4g}".format))
     return 0
 
 

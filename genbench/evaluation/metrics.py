@@ -22,6 +22,8 @@ class Metric:
     in_space: bool = False  # measured in a feature space: the summary names the space
 
     def format(self, value: object) -> str:
+        if self.fmt in ("d", ",") and isinstance(value, float) and value.is_integer():
+            value = int(value)  # a count read back from a table column of floats
         return format(value, self.fmt)
 
 
