@@ -46,7 +46,7 @@ def main() -> None:
             progress = run_suite(plans, out, workers=workers, report=lambda _: None)
             wall = time.perf_counter() - started
             assert progress.done == len(plans), "a run failed"
-            results = [read_result(run_dir(out, p.cfg.run_id)) for p in plans]
+            results = [read_result(run_dir(out, p.cfg.run_id)).to_json() for p in plans]
             train = statistics.mean(r["timings"]["train_seconds"] for r in results)
             total = statistics.mean(r["timings"]["total_seconds"] for r in results)
             per_run = statistics.mean(progress.durations)

@@ -2,29 +2,23 @@
 
 Every user error (unknown name, bad override, missing data, unwritable folder) becomes one line
 on stderr and exit code 2, with no traceback. An unexpected error (a bug) exits with code 1 and one
-line saying where its full traceback was saved.
+line saying where its full traceback was saved (genbench.exits).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import NoReturn
 
 import yaml
 
 from genbench.errors import GenbenchError
+from genbench.exits import EXIT_USAGE, guarded
 
-EXIT_USAGE = 2
-EXIT_INTERNAL = 1
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that stopped early
 RESULT_FORMATS = ("table", "csv", "json", "markdown", "latex")
 
 
@@ -180,56 +174,15 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # usage errors (code 2) and --help (code 0)
         return int(exit_.code or 0)
-    try:
-        commands = {
-            "run": cmd_run,
-            "suite": cmd_suite,
-            "results": cmd_results,
-            "report": cmd_report,
-            "list": cmd_list,
-            "assignment": cmd_assignment,
-        }
-        return commands[args.command](args)
-    except GenbenchError as e:
-        print(f"genbench: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("genbench: interrupted; run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:  # the reader stopped early (genbench results | head): not an error
-        with contextlib.suppress(OSError, ValueError):  # nothing left to flush at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-    except Exception as error:  # a bug, not bad input: keep the traceback, print one line
-        try:
-            where = f"full traceback in {save_traceback(error, argv)}"
-        except OSError as unsaved:
-            where = f"its traceback could not be saved: {one_line(unsaved)}"
-        print(
-            f"genbench: internal error ({type(error).__name__}: {one_line(error)}); {where}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
-
-
-def one_line(error: BaseException, limit: int = 200) -> str:
-    """The first line of an error's message, shortened to `limit` characters."""
-    lines = str(error).strip().splitlines()
-    text = lines[0] if lines else ""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def save_traceback(error: BaseException, argv: list[str] | None = None) -> Path:
-    """Write the full traceback of `error`, after the command line, to a new file under the
-    temporary folder's genbench-errors/ and return its path."""
-    directory = Path(tempfile.gettempdir()) / "genbench-errors"
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = directory / f"{stamp}-{os.getpid()}.txt"
-    text = "".join(traceback.format_exception(error))
-    command = " ".join(sys.argv[1:] if argv is None else argv)
-    path.write_text(f"genbench {command}\n\n{text}")
-    return path
+    commands = {
+        "run": cmd_run,
+        "suite": cmd_suite,
+        "results": cmd_results,
+        "report": cmd_report,
+        "list": cmd_list,
+        "assignment": cmd_assignment,
+    }
+    return guarded(lambda: commands[args.command](args), argv)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -251,10 +204,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = resolve(args.model, args.dataset, args.seed, overrides)
     cfg.impl = impl
 
-    from genbench.runner import run
-
-    def announce(line: str) -> None:
-        print(f"genbench: {line}", file=sys.stderr, flush=True)
+    from genbench.results.summary import summary
+    from genbench.run.execute import announce_stderr as announce
+    from genbench.run.execute import run
 
     if impl is not None:
         from genbench.teaching.impl import student_functions
@@ -270,73 +222,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if outcome is None:  # a secondary rank of a multi-process run: rank 0 reports
         return 0
-    print(summary(outcome.result, outcome.directory, outcome.reused))
+    print(summary(outcome.record, outcome.directory, outcome.reused))
     return 0
-
-
-def summary(result: dict, directory: Path, reused: bool) -> str:
-    """A few readable lines: status, headline metrics and where the files are."""
-    m = result["metrics"]
-    head = f"{result['model']} on {result['dataset']} (seed {result['seed']}): {result['status']}"
-    if reused:
-        head += " earlier; not retrained (use --force to retrain)"
-    rows: list[tuple[str, str]] = []
-    if result["status"] == "diverged":
-        rows.append(("diverged at step", str(m.get("diverged_step"))))
-    part = m.get("bpd_n", 0) < m.get("test_examples", 0)  # a smoke estimate on a few
-    examples = f"{m['bpd_n']} examples" if part else ""
-    on = f", {examples}" if part else ""
-    if "bpd" in m:
-        rows.append((f"test bpd ({m['bpd_kind']}{on})", f"{m['bpd']:.4f} ± {m['bpd_se']:.4f}"))
-    if "bpd_iwae" in m:
-        rows.append(
-            (
-                f"test bpd (iwae-{m['bpd_iwae_k']}{on})",
-                f"{m['bpd_iwae']:.4f} ± {m['bpd_iwae_se']:.4f}",
-            )
-        )
-    if "entropy_bpd" in m:
-        rows.append(("true entropy", f"{m['entropy_bpd']:.4f}  (gap {m['entropy_gap']:+.4f})"))
-    subset = f" ({examples})" if part else ""  # the reconstruction is on the likelihood's
-    if "recon_bpd" in m:
-        rows.append((f"recon bpd{subset}", f"{m['recon_bpd']:.4f}"))
-    if "recon_mse" in m:
-        rows.append((f"recon mse{subset}", f"{m['recon_mse']:.5f}"))
-    space = "pixels" if str(m.get("feature_space", "")).endswith("-pixels") else "features"
-    for key, label, fmt in (
-        ("accuracy", "test accuracy", ".4f"),
-        ("nll", "test nll", ".4f"),
-        ("ece", "test ece", ".4f"),
-        ("f1_macro", "test f1 (macro)", ".4f"),
-        ("fd", f"fd ({space})", ".3f"),
-        ("kd", f"kd ({space})", ".3f"),
-        ("precision", f"precision / recall ({space})", None),
-        ("density", f"density / coverage ({space})", None),
-        ("classifier_score", "classifier score", ".3f"),
-        ("memorized_fraction", "memorized", ".3f"),
-        ("samples_per_second", "samples / s", ",.0f"),
-        ("params", "params", ","),
-        ("support_vectors", "support vectors", ","),
-        ("stored_examples", "stored examples", ","),
-    ):
-        pair = key in ("precision", "density")
-        if key not in m and not (pair and "knn_not_applicable" in m):
-            continue
-        if pair:  # one that does not apply is n/a
-            names = ("precision", "recall") if key == "precision" else ("density", "coverage")
-            rows.append((label, " / ".join(f"{m[k]:.3f}" if k in m else "n/a" for k in names)))
-        else:
-            rows.append((label, format(m[key], fmt)))
-    if "knn_not_applicable" in m:
-        rows.append(("n/a because", m["knn_not_applicable"]))
-    if "train_seconds" in m:
-        epochs = f", best epoch {m['best_epoch']} of {m['epochs']}" if "best_epoch" in m else ""
-        rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))
-    if "fit_seconds" in m:
-        rows.append(("fit / predict", f"{m['fit_seconds']:.2f} s / {m['predict_seconds']:.3f} s"))
-    rows.append(("files", str(directory)))
-    width = max(len(label) for label, _ in rows)
-    return "\n".join([head] + [f"  {label:<{width}}  {value}" for label, value in rows])
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
@@ -395,6 +282,9 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from genbench.evaluation.metrics import BY_NAME
     from genbench.results.store import load_results
 
     table = load_results(args.out)
@@ -409,8 +299,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(table.to_markdown(index=False, floatfmt=".4g"))
     elif args.format == "latex":
         print(table.to_latex(index=False, float_format="%.4g", na_rep="--"))
-    else:
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    else:  # each metric as its entry in genbench.evaluation.metrics formats it
+        formatters = {
+            name: (lambda v, m=BY_NAME[name]: "-" if pd.isna(v) else m.format(v))
+            for name in table.columns
+            if name in BY_NAME and BY_NAME[name].fmt != "s"
+        }
+        print(table.to_string(index=False, formatters=formatters, float_format="{:.4g}".format))
     return 0
 
 

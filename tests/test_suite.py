@@ -71,7 +71,7 @@ def test_a_bad_value_fails_the_suite_before_any_dataset_is_loaded(spec, monkeypa
     def loading(*args, **kwargs):
         raise AssertionError("a dataset was loaded before every run's config was checked")
 
-    monkeypatch.setattr("genbench.suite.applicability", loading)
+    monkeypatch.setattr("genbench.suite.plan.applicability", loading)
     with pytest.raises(GenbenchError, match="is not valid: must be"):
         expand(spec)
 
@@ -124,7 +124,7 @@ def test_failed_runs_are_skipped_unless_retried(tmp_path):
     assert (progress.done, progress.failed) == (0, 1)
     progress = run_suite(plans, tmp_path, retry_failed=True, report=lambda _: None)
     assert (progress.done, progress.failed) == (1, 0)
-    assert read_result(tmp_path / "runs" / plans[0].cfg.run_id)["status"] == "done"
+    assert read_result(tmp_path / "runs" / plans[0].cfg.run_id).status == "done"
 
 
 def test_the_closing_line_counts_diverged_and_failed_runs(tmp_path):
@@ -154,7 +154,7 @@ def test_runs_take_the_suites_folder_and_environment_of_now(tmp_path, monkeypatc
     progress = run_suite(plans, Path("relative"), report=lambda _: None)
     assert (progress.done, progress.failed) == (1, 0)
     stored = read_result(tmp_path / "relative" / "runs" / plans[0].cfg.run_id)
-    assert stored["status"] == "done" and stored["metrics"]["n_train"] == 30  # train + val
+    assert stored.status == "done" and stored.metrics["n_train"] == 30  # train + val
 
 
 def test_killed_suite_restarts_and_ends_with_every_run_done_once(tmp_path):

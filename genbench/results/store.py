@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from genbench.errors import GenbenchError
+from genbench.evaluation.metrics import METRICS
+from genbench.results.record import FINISHED, STATUSES, RunResult
+
+__all__ = ["FINISHED", "RunResult"]  # with the store's own names below
 
 RUNS = "runs"
 RESULT = "result.json"
-FINISHED = ("done", "diverged")  # a run with one of these statuses is not trained again
 
 
 @contextlib.contextmanager
@@ -86,7 +89,6 @@ def run_dir(out: Path, run_id: str) -> Path:
     return out / RUNS / run_id
 
 
-STATUSES = ("done", "diverged", "failed")
 # what a result.json must hold for its run to be listed: field -> type
 REQUIRED = {
     "run_id": str,
@@ -104,7 +106,12 @@ class DamagedResult(Exception):
     """A result.json that exists but cannot be used; the message says what is wrong with it."""
 
 
-def load_result(directory: Path) -> dict[str, Any] | None:
+def write_result(directory: Path, result: RunResult) -> None:
+    """Write a run's result.json, atomically: readers see the old record or the new one."""
+    write_json_atomic(directory / RESULT, result.to_json())
+
+
+def load_result(directory: Path) -> RunResult | None:
     """The run's result.json, None if it has none (the run never finished); raises
     DamagedResult if it is there but unreadable or not of the result's form."""
     try:
@@ -122,7 +129,7 @@ def load_result(directory: Path) -> dict[str, Any] | None:
     problem = result_problem(record)
     if problem:
         raise DamagedResult(f"{RESULT}: {problem}")
-    return record
+    return RunResult.from_json(record)
 
 
 def result_problem(record: Any) -> str | None:
@@ -149,7 +156,7 @@ def result_problem(record: Any) -> str | None:
     return None
 
 
-def read_result(directory: Path) -> dict[str, Any] | None:
+def read_result(directory: Path) -> RunResult | None:
     """The run's result.json, or None if it has none (never finished) or it is damaged; a run
     with a damaged result is trained again, and listings of the store name it."""
     try:
@@ -164,7 +171,7 @@ def warn_stderr(message: str) -> None:
 
 def iter_results(
     out: Path, warn: Callable[[str], None] = warn_stderr
-) -> Iterator[tuple[Path, dict[str, Any]]]:
+) -> Iterator[tuple[Path, RunResult]]:
     """(run folder, result) for every run in the store with a result. A damaged result.json is
     skipped with a warning naming its folder; files beside the run folders (.DS_Store, strays)
     are ignored, named in a warning unless hidden."""
@@ -187,14 +194,6 @@ def iter_results(
 
 
 IDENTITY = ("run_id", "model", "dataset", "seed", "status")
-# headline metrics first, in this order; any others follow as the runs wrote them
-METRIC_ORDER = (
-    "bpd_kind", "bpd", "bpd_se", "bpd_iwae", "bpd_iwae_se", "bpd_iwae_k",
-    "entropy_bpd", "entropy_gap", "entropy_gap_iwae", "recon_bpd", "recon_bpd_se", "recon_mse",
-    "fd", "kd", "precision", "recall", "density", "coverage", "classifier_score",
-    "memorized_fraction", "accuracy", "nll", "ece", "f1_macro", "likelihood_kind",
-    "params", "train_seconds", "epochs", "best_epoch", "steps",
-)  # fmt: skip
 
 
 def load_results(out: Path, warn: Callable[[str], None] = warn_stderr):
@@ -204,9 +203,10 @@ def load_results(out: Path, warn: Callable[[str], None] = warn_stderr):
 
     rows = []
     for _, r in iter_results(out, warn):
-        row = {k: r.get(k) for k in IDENTITY}
-        row.update(r.get("metrics", {}))
+        row = {k: getattr(r, k) for k in IDENTITY}
+        row.update(r.metrics)
         rows.append(row)
     table = pd.DataFrame(rows)
-    first = [c for c in (*IDENTITY, *METRIC_ORDER) if c in table.columns]
+    # the metrics of genbench.evaluation.metrics first, in its order; others as runs wrote them
+    first = [c for c in (*IDENTITY, *(m.name for m in METRICS)) if c in table.columns]
     return table[first + [c for c in table.columns if c not in first]]

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import genbench.evaluation.features as features
-from genbench.cli import summary
 from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.evaluation.likelihood import bits_per_dim, reconstruction_metrics
 from genbench.evaluation.scorecard import score_generative
+from genbench.results.summary import summary
 from genbench.runner import build_model, load_dataset, run
 from tests.conftest import tiny_config
 
@@ -84,7 +84,7 @@ def test_bars_is_measured_in_pixel_space_where_knn_metrics_do_not_apply(tmp_path
     assert not {"precision", "density", "coverage"} & set(m)
     assert "exact duplicates among the real examples" in m["knn_not_applicable"]
     assert m["kd_std"] > 0  # 200 samples against 1000: the subsets of the test split differ
-    text = summary(outcome.result, outcome.directory, reused=False)
+    text = summary(outcome.record, outcome.directory, reused=False)
     assert "fd (pixels)" in text and re.search(r"precision / recall \(pixels\) +n/a / ", text)
 
 

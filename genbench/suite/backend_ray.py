@@ -1,8 +1,8 @@
 """The Ray backend of suites: each run is a Ray task; the driver writes what it returns.
 
-A task runs `genbench.runner.run` in a temporary folder on whatever node Ray picks, then returns
-the files of the run folders it made (the run, and the sample-quality reference rows it may have
-written), checkpoints excepted; the driver writes them into its own store, atomically, so a
+A task runs `genbench.run.execute.run` in a temporary folder on whatever node Ray picks, then
+returns the files of the run folders it made (the run, and the sample-quality reference rows it
+may have written), checkpoints excepted; the driver writes them into its own store, atomically, so a
 remote cluster needs no shared filesystem. Ray is an optional extra: pip install genbench[ray].
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 
 from genbench.errors import GenbenchError
 from genbench.results.store import RUNS, atomic_path, read_result
-from genbench.suite import PlannedRun, Progress, write_failure
+from genbench.suite.outcomes import Progress, write_failure
+from genbench.suite.plan import PlannedRun
 
 SKIPPED = ("checkpoints", ".lock")  # too large to ship, or meaningful only where the run ran
 
@@ -28,7 +29,7 @@ def execute(
     import torch
 
     from genbench.config import resolve
-    from genbench.runner import run
+    from genbench.run.execute import run
 
     torch.set_num_threads(threads)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -63,7 +64,7 @@ def run_ray(
         raise GenbenchError(
             "the ray backend needs Ray: pip install -c constraints.txt -e '.[ray]'"
         ) from None
-    from genbench.runner import features_dir
+    from genbench.run.references import features_dir
 
     if address:
         ray.init(address=address, log_to_driver=False)

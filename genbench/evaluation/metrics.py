@@ -1,0 +1,82 @@
+"""Every metric a run stores: its name, its label, which way is better and how it is printed.
+
+The one table of these facts: the CLI's summary of a run, the report's columns (and which cell
+is the best of its column) and `genbench results` (its column order) all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Direction = Literal["lower", "higher"] | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the key in result.json's metrics
+    label: str  # a table's column header
+    direction: Direction  # which values are better; None: neither (a count, a name)
+    fmt: str  # format spec of one value, e.g. ".4f"
+    summary: str | None = None  # the wording of the CLI summary's line, if it has one
+    in_space: bool = False  # measured in a feature space: the summary names the space
+
+    def format(self, value: object) -> str:
+        if self.fmt in ("d", ",") and isinstance(value, float) and value.is_integer():
+            value = int(value)  # a count read back from a table column of floats
+        return format(value, self.fmt)
+
+
+M = Metric
+# in the order `genbench results` shows them; the summary's lines follow this order too
+METRICS: tuple[Metric, ...] = (
+    M("bpd_kind", "bpd kind", None, "s"),
+    M("bpd", "bpd", "lower", ".3f"),  # the summary prints bpd lines of its own, with ± se
+    M("bpd_se", "bpd se", None, ".4f"),
+    M("bpd_iwae", "bpd (iwae)", "lower", ".4f"),
+    M("bpd_iwae_se", "bpd (iwae) se", None, ".4f"),
+    M("bpd_iwae_k", "iwae K", None, "d"),
+    M("entropy_bpd", "true entropy", None, ".4f"),
+    M("entropy_gap", "entropy gap", "lower", "+.4f"),
+    M("entropy_gap_iwae", "entropy gap (iwae)", "lower", "+.4f"),
+    M("recon_bpd", "recon bpd", "lower", ".4f", "recon bpd"),
+    M("recon_bpd_se", "recon bpd se", None, ".4f"),
+    M("recon_mse", "recon mse", "lower", ".5f", "recon mse"),
+    M("fd", "FD", "lower", ".3f", "fd", in_space=True),
+    M("kd", "KD", "lower", ".3f", "kd", in_space=True),
+    M("precision", "precision", "higher", ".3f"),
+    M("recall", "recall", "higher", ".3f"),
+    M("density", "density", "higher", ".3f"),
+    M("coverage", "coverage", "higher", ".3f"),
+    M("classifier_score", "classifier score", "higher", ".3f", "classifier score"),
+    M("memorized_fraction", "memorized", "lower", ".3f", "memorized"),
+    M("accuracy", "accuracy", "higher", ".4f", "test accuracy"),
+    M("nll", "NLL", "lower", ".4f", "test nll"),
+    M("ece", "ECE", "lower", ".4f", "test ece"),
+    M("f1_macro", "F1 (macro)", "higher", ".4f", "test f1 (macro)"),
+    M("likelihood_kind", "likelihood kind", None, "s"),
+    M("samples_per_second", "samples / s", "higher", ",.0f", "samples / s"),
+    M("params", "params", "lower", ",.0f", "params"),
+    M("support_vectors", "support vectors", None, ",", "support vectors"),
+    M("stored_examples", "stored examples", None, ",", "stored examples"),
+    M("train_seconds", "train s", "lower", ".1f"),
+    M("epochs", "epochs", None, "d"),
+    M("best_epoch", "best epoch", None, "d"),
+    M("steps", "steps", None, "d"),
+    M("fit_seconds", "fit s", "lower", ".2f"),
+    M("predict_seconds", "predict s", "lower", ".3f"),
+)
+del M
+BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+# pairs the summary prints on one line ("precision / recall (features)  0.71 / 0.80")
+PAIRS = (("precision", "recall"), ("density", "coverage"))
+
+# the report's columns, in order, for each kind of run
+GENERATIVE_COLUMNS = (
+    "bpd", "fd", "kd", "precision", "recall", "memorized_fraction", "params", "train_seconds",
+)  # fmt: skip
+CLASSIFIER_COLUMNS = ("accuracy", "nll", "ece", "fit_seconds")
+
+
+def metric(name: str) -> Metric:
+    return BY_NAME[name]

@@ -1,0 +1,89 @@
+"""A suite's counts and live line, and what it records of each run that ended."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genbench.results.record import RunResult
+from genbench.results.store import read_result, run_dir, write_result
+from genbench.suite.plan import PlannedRun
+
+
+@dataclass
+class Progress:
+    """Counts and the live line: done/running/failed, elapsed, estimated remaining. `done`
+    counts finished runs, the `diverged` among them too."""
+
+    total: int
+    workers: int
+    done: int = 0
+    diverged: int = 0
+    failed: int = 0
+    running: int = 0
+    durations: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        left = self.total - self.done - self.failed
+        diverged = f" ({self.diverged} diverged)" if self.diverged else ""
+        text = f"{self.done}/{self.total} done{diverged}, {self.running} running"
+        text += f", {self.failed} failed"
+        text += f", {fmt(elapsed)} elapsed"
+        if self.durations and left:
+            mean = sum(self.durations) / len(self.durations)
+            text += f", ~{fmt(mean * left / max(1, min(self.workers, left)))} left"
+        return text
+
+
+def fmt(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def finish(
+    plan: PlannedRun,
+    code: int,
+    seconds: float,
+    out: Path,
+    progress: Progress,
+    report: Callable[[str], None],
+) -> None:
+    """Count a finished run process; record a crash as a failed run."""
+    directory = run_dir(out, plan.cfg.run_id)
+    result = read_result(directory)
+    status = None if result is None else result.status
+    if result is not None and result.finished:
+        progress.done += 1
+        progress.diverged += status == "diverged"
+        progress.durations.append(seconds)
+        if status == "diverged":
+            report(f"  diverged: {plan.cfg.run_id} at step {result.metrics.get('diverged_step')}")
+        return
+    if code == 130:  # interrupted (SIGTERM/SIGINT): not a failure, resumes next time
+        report(f"  interrupted: {plan.cfg.run_id}")
+        return
+    progress.failed += 1
+    log = directory / "run.log"
+    tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+    reason = tail[0] if tail else f"exit code {code}"
+    write_failure(plan, out, reason, exit_code=code)
+    report(f"  failed: {plan.cfg.run_id}: {reason} (log: {log})")
+
+
+def write_failure(plan: PlannedRun, out: Path, reason: str, exit_code: int | None = None) -> None:
+    """Store a run that crashed: status failed, with the reason; rerun with --retry-failed."""
+    failure = RunResult(
+        run_id=plan.cfg.run_id,
+        model=plan.cfg.model_name,
+        dataset=plan.cfg.dataset_name,
+        seed=plan.cfg.seed,
+        status="failed",
+        error=reason,
+        exit_code=exit_code,
+        config=plan.cfg.to_dict(),
+    )
+    write_result(run_dir(out, plan.cfg.run_id), failure)
