@@ -169,7 +169,7 @@ class Context:
     ) -> None:
         """The student's gradient against a central finite difference of the student's own
         function along a random direction u: v^T J u (randomized gradcheck, float64)."""
-        out = self.student.__getattr__(fn)(*args, **kwargs)
+        out = getattr(self.student, fn)(*args, **kwargs)
         outputs = [out] if isinstance(out, Tensor) else list(out)
         cotangents = [self.randn(*o.shape) for o in outputs]
         inputs = [args[i] for i in wrt]
@@ -183,7 +183,7 @@ class Context:
             moved = list(args)
             for i, u in zip(wrt, directions, strict=True):
                 moved[i] = args[i] + sign * step * u
-            value = self.student.__getattr__(fn)(*moved, **kwargs)
+            value = getattr(self.student, fn)(*moved, **kwargs)
             shifted.append([value] if isinstance(value, Tensor) else list(value))
         numeric = sum(
             (v * (plus - minus)).sum() / (2 * step)

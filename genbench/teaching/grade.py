@@ -13,11 +13,12 @@ import csv
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -244,20 +245,16 @@ def _benchmark(
     big = Limits(
         memory_bytes=max(limits.memory_bytes, 8 << 30), cpu_seconds=int(4 * bench.timeout_seconds)
     )
-    saved, sandbox.limits = sandbox.limits, big
+    log = (sandbox.job / "benchmark.log").open("wb")
+    process = sandbox.popen(command, limits=big, stdout=log, stderr=log)
+    log.close()
     try:
-        log = (sandbox.job / "benchmark.log").open("wb")
-        process = sandbox.popen(command, stdout=log, stderr=log)
-        log.close()
-        try:
-            process.wait(timeout=bench.timeout_seconds)
-        except Exception:
-            sandbox.process = process
-            sandbox.close()
-            row.output = f"stopped: training took longer than {bench.timeout_seconds:g} s"
-            return
-    finally:
-        sandbox.limits = saved
+        process.wait(timeout=bench.timeout_seconds)
+    except subprocess.TimeoutExpired:
+        sandbox.process = process
+        sandbox.close()
+        row.output = f"stopped: training took longer than {bench.timeout_seconds:g} s"
+        return
     metrics = _read_metrics(out, f"{bench.model}-{bench.dataset}-")
     value = metrics.get(bench.metric) if metrics else None
     if not isinstance(value, (int, float)):
@@ -333,7 +330,3 @@ def write_results(g: Grade, path: Path) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as f:
         json.dump(g.gradescope(), f, indent=2)
     os.replace(f.name, path)
-
-
-def as_dict(g: Grade) -> dict[str, Any]:
-    return asdict(g)

@@ -195,8 +195,11 @@ class Sandbox:
         self.load_error: StudentError | None = None
 
     # --- processes ----------------------------------------------------------------------
-    def popen(self, command: list[str], **kwargs: Any) -> subprocess.Popen:
-        """Start `command` in the job folder with the sandbox's limits, user and namespace."""
+    def popen(
+        self, command: list[str], limits: Limits | None = None, **kwargs: Any
+    ) -> subprocess.Popen:
+        """Start `command` in the job folder with the sandbox's limits (or `limits`), user and
+        namespace."""
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(self.job / "io"),
@@ -208,7 +211,7 @@ class Sandbox:
         }
         return subprocess.Popen(
             command, cwd=self.job / "student", env=env, start_new_session=True,
-            preexec_fn=_limit(self.limits, self.unprivileged, self.isolate), **kwargs,
+            preexec_fn=_limit(limits or self.limits, self.unprivileged, self.isolate), **kwargs,
         )  # fmt: skip
 
     def _start(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 import traceback
@@ -168,8 +169,8 @@ def main() -> None:
         _tripwire(dotted)
     sys.addaudithook(_audit)
     try:
-        interfaces = [name for _, name in socket_names()]
-    except Exception:
+        interfaces = [name for _, name in socket.if_nameindex()]
+    except OSError:
         interfaces = []
     hello = {"uid": os.getuid(), "network": interfaces, "pid": os.getpid()}
     try:
@@ -195,12 +196,6 @@ def main() -> None:
         response["id"] = request.get("id")
         response["violations"] = violations[seen:]
         protocol.write(json.dumps(response) + "\n")
-
-
-def socket_names() -> list[tuple[int, str]]:
-    import socket
-
-    return socket.if_nameindex()
 
 
 if __name__ == "__main__":
