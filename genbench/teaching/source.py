@@ -4,26 +4,19 @@ and read without running them (syntax, banned names, which tasks were attempted)
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import textwrap
 
 from genbench.errors import GenbenchError
-from genbench.teaching.spec import Assignment, Bug, Task
+from genbench.teaching.spec import Assignment, Bug, Task, source_of
 
 NOT_IMPLEMENTED = "raise NotImplementedError"
-
-
-def _function_source(dotted: str) -> str:
-    module, _, name = dotted.partition(":")
-    return inspect.getsource(getattr(importlib.import_module(module), name))
 
 
 def _file(a: Assignment, bodies: list[str]) -> str:
     intro = f'"""{a.title}.\n\n'
     intro += textwrap.fill(f"genbench assignment {a.name}. {a.summary}", 96) + "\n\n"
     intro += "Fill in the functions below, then run: genbench assignment check .\n" + '"""\n'
-    given = [_function_source(s) for s in a.support]
+    given = [source_of(s) for s in a.support]
     parts = [intro, "\n" + a.header.rstrip() + "\n"]
     if given:
         parts.append("\n# --- given: helpers you may use -----------------------------------\n")

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from genbench.errors import GenbenchError, unknown_choice
+from genbench.registry import Entry
 
 FOLDER = Path(__file__).with_name("assignments")
 
@@ -33,11 +34,10 @@ class Task:
     requires: tuple[str, ...] = ()  # tasks whose functions this one calls
 
     def function(self) -> Any:
-        module, _, name = self.reference.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return Entry(self.reference, self.hint).load()
 
     def source(self) -> str:
-        return inspect.getsource(self.function())
+        return source_of(self.reference)
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,11 @@ class Assignment:
 
     def banned_callables(self) -> list[str]:
         return [b for b in self.banned if not _is_module(b)]
+
+
+def source_of(reference: str) -> str:
+    """The source text of the genbench function at "module:function"."""
+    return inspect.getsource(Entry(reference, "").load())
 
 
 def _is_module(dotted: str) -> bool:
