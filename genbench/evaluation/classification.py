@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, log_loss
 from torchmetrics.functional.classification import multiclass_calibration_error
 
@@ -65,31 +67,45 @@ def calibration_bins(
 
 
 def save_confusion(
-    predicted: np.ndarray, y: np.ndarray, num_classes: int, out_dir: Path
+    predicted: np.ndarray, y: np.ndarray, num_classes: int, out_dir: Path, subject: str = ""
 ) -> np.ndarray:
-    """Write confusion.csv (rows: true class, columns: predicted) and confusion.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Write confusion.csv and confusion.png of the predicted and true labels (n,): the
+    (classes, classes) counts, rows true class, columns predicted; the figure is titled with
+    `subject` ("<model> on <dataset>") and the accuracy."""
     matrix = confusion_matrix(y, predicted, labels=np.arange(num_classes))
     header = "true\\predicted," + ",".join(map(str, range(num_classes)))
     rows = [f"{i}," + ",".join(map(str, row)) for i, row in enumerate(matrix)]
     write_text_atomic(out_dir / "confusion.csv", "\n".join([header, *rows]) + "\n")
-    fig, ax = plt.subplots(figsize=(1 + 0.45 * num_classes, 1 + 0.4 * num_classes))
+    fig = confusion_figure(matrix, confusion_title(subject, np.trace(matrix) / matrix.sum()))
+    with atomic_path(out_dir / "confusion.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    return matrix
+
+
+def confusion_title(subject: str, accuracy: float) -> str:
+    """The confusion figure's title: "Confusion matrix: <subject>" and the accuracy."""
+    name = f"Confusion matrix: {subject}" if subject else "Confusion matrix"
+    return f"{name}\naccuracy {accuracy:.4f}"
+
+
+def confusion_figure(matrix: np.ndarray, title: str) -> Figure:
+    """A Figure of the (classes, classes) counts, rows true class, columns predicted, each
+    cell's count written in it, titled `title` (at least 4 inches wide, for the title). Not
+    pyplot's: nothing global to close; drawn by Agg, whatever matplotlib's backend."""
+    k = len(matrix)
+    fig = Figure(figsize=(max(4, 1 + 0.45 * k), max(3, 1.5 + 0.4 * k)))
+    FigureCanvasAgg(fig)  # becomes fig.canvas
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_xticks(range(num_classes))
-    ax.set_yticks(range(num_classes))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
     fig.tight_layout()
-    with atomic_path(out_dir / "confusion.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return matrix
+    return fig
 
 
 def complexity(estimator: Any) -> dict[str, int]:

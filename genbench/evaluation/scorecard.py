@@ -157,17 +157,21 @@ def pixels(x: Tensor, data: Dataset) -> Tensor:
 
 
 def save_closest_pairs(samples: Tensor, data: Dataset, path: Path, pairs: int = 8) -> None:
-    """The samples nearest to a training image, each above its nearest training image."""
+    """The `pairs` samples (n, *shape) nearest to a training image, closest first, each above
+    its nearest training image, with the Euclidean distance between them (pixels in [0, 1])."""
     distance, index = nearest(pixels(samples, data), pixels(data.train.x, data))
     closest = distance.argsort()[:pairs]
     grid = torch.cat([samples[closest], data.train.x[index[closest]]])
-    save_grid(grid, data.spec.num_levels, path, rows=2)
+    captions = ["sample", "nearest training image"]
+    footer = ("L2 distance", [f"{d:.2f}" for d in distance[closest].tolist()])
+    save_grid(grid, data.spec.num_levels, path, 2, captions, footer)
 
 
 def save_grids(
     model, samples: Tensor, x: Tensor, data: Dataset, cfg: EvalSettings, out_dir: Path
 ) -> None:
-    """samples.png, and reconstructions.png (rows alternate: test images, reconstructions)."""
+    """samples.png (samples (n, *shape)), and reconstructions.png of the first test images x
+    (rows alternate: test images, their reconstructions; each row captioned)."""
     levels = data.spec.num_levels
     save_grid(samples, levels, out_dir / "samples.png", cfg.grid_rows)
     if hasattr(model, "reconstruct"):
@@ -176,7 +180,8 @@ def save_grids(
         originals = x[: row_pairs * cols]
         pairs = torch.stack([originals, model.reconstruct(originals)])  # (2, m, *shape)
         pairs = pairs.unflatten(1, (-1, cols)).transpose(0, 1).flatten(0, 2)  # (2m, *shape)
-        save_grid(pairs.cpu(), levels, out_dir / "reconstructions.png", 2 * row_pairs)
+        captions = ["test image", "reconstruction"] * row_pairs
+        save_grid(pairs.cpu(), levels, out_dir / "reconstructions.png", 2 * row_pairs, captions)
 
 
 def synchronize(device: torch.device) -> None:

@@ -63,7 +63,8 @@ def fit_and_score(
         "predict_seconds": predict_seconds,
         "n_train": len(x_train) + (0 if family.uses_validation else len(x_val)),
     }
-    save_confusion(predicted, y_test, num_classes, directory)
+    subject = f"{cfg.model_name} on {cfg.dataset_name}"
+    save_confusion(predicted, y_test, num_classes, directory, subject)
     write_json_atomic(directory / "calibration.json", calibration_bins(proba, y_test))
     import torch
 

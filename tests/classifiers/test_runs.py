@@ -3,12 +3,18 @@ import json
 import numpy as np
 import pytest
 
+import genbench.evaluation.classification as classification
 from genbench.cli import main
 from genbench.config import resolve
 from genbench.runner import load_dataset, run
 
 
-def test_classifier_run_stores_the_classification_scorecard(tmp_path):
+def test_classifier_run_stores_the_classification_scorecard(tmp_path, monkeypatch):
+    titles = []
+    drawn = classification.confusion_figure
+    monkeypatch.setattr(
+        classification, "confusion_figure", lambda m, title: titles.append(title) or drawn(m, title)
+    )
     outcome = run(resolve("qda", "digits"), tmp_path)
     m = outcome.result["metrics"]
     assert outcome.result["kind"] == "classifier" and outcome.result["status"] == "done"
@@ -17,6 +23,8 @@ def test_classifier_run_stores_the_classification_scorecard(tmp_path):
     assert m["n_train"] == 1077 + 270  # no early stopping: fits on train and val together
     confusion = np.loadtxt(outcome.directory / "confusion.csv", delimiter=",", skiprows=1)[:, 1:]
     assert confusion.sum() == 450 and np.trace(confusion) == round(m["accuracy"] * 450)
+    assert titles == [f"Confusion matrix: qda on digits\naccuracy {m['accuracy']:.4f}"]
+    assert (outcome.directory / "confusion.png").is_file()
 
 
 def test_classifier_on_unlabelled_data_is_a_user_error(capsys, tmp_path):

@@ -1,14 +1,18 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
+import genbench.evaluation.classification as classification
 from genbench.evaluation.classification import (
     calibration_bins,
     classification_metrics,
     complexity,
+    confusion_figure,
+    confusion_title,
     save_confusion,
 )
 
@@ -32,11 +36,38 @@ def test_labels_and_probabilities_are_scored_apart():
     assert m["accuracy"] == 1.0 and m["nll"] == pytest.approx(-math.log(0.4))
 
 
-def test_confusion_matrix_files(tmp_path):
-    matrix = save_confusion(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3, tmp_path)
+def test_confusion_matrix_files(tmp_path, monkeypatch):
+    titles = []
+    drawn = classification.confusion_figure
+    monkeypatch.setattr(
+        classification, "confusion_figure", lambda m, title: titles.append(title) or drawn(m, title)
+    )
+    matrix = save_confusion(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3, tmp_path, "a on b")
+    assert titles == ["Confusion matrix: a on b\naccuracy 0.7500"]  # 3 of 4 right
     assert matrix.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
     lines = (tmp_path / "confusion.csv").read_text().splitlines()
     assert lines[3] == "2,0,1,1" and (tmp_path / "confusion.png").stat().st_size > 0
+
+
+def test_the_confusion_title_names_the_run_and_its_accuracy():
+    assert confusion_title("knn on digits", 0.91333) == (
+        "Confusion matrix: knn on digits\naccuracy 0.9133"
+    )
+    assert confusion_title("", 1.0) == "Confusion matrix\naccuracy 1.0000"
+
+
+def test_the_confusion_figure_is_titled_and_labelled_and_its_title_fits():
+    title = confusion_title("gaussian_process on fashion_mnist", 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no tight_layout warning
+        fig = confusion_figure(np.array([[3, 1], [1, 3]]), title)  # two classes: a small plot
+    (ax,) = fig.axes
+    assert ax.get_title() == title
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    renderer = fig.canvas.get_renderer()
+    box = ax.title.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
+    assert box.y0 >= ax.get_window_extent(renderer).y1  # above the matrix, not over it
 
 
 def test_complexity_counts_what_the_model_keeps():

@@ -4,11 +4,14 @@ as they must, and every generative model gets the same keys."""
 import dataclasses
 import json
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import genbench.evaluation.features as features
+import genbench.evaluation.scorecard as scorecard
 from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.evaluation.likelihood import bits_per_dim, reconstruction_metrics
@@ -116,3 +119,40 @@ def test_reconstruction_is_on_the_likelihoods_examples():
     whole = reconstruction_metrics(model, data.test.x, cfg.eval.batch_size)
     assert m["bpd_n"] == 50 and m["recon_mse"] == pytest.approx(head["recon_mse"], rel=1e-6)
     assert m["recon_mse"] != pytest.approx(whole["recon_mse"], rel=1e-6)
+
+
+def spy_on_save_grid(monkeypatch) -> list[tuple]:
+    """Record save_grid's arguments in the scorecard instead of writing PNGs."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(scorecard, "save_grid", lambda *a: calls.append(a))
+    return calls
+
+
+def test_memorization_png_captions_samples_above_their_nearest_training_images(monkeypatch):
+    calls = spy_on_save_grid(monkeypatch)
+    train = torch.randint(0, 2, (20, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    samples = torch.cat([train[[3, 7]], 1 - train[[5]]])  # two copies, one far from all
+    data = SimpleNamespace(spec=SimpleNamespace(num_levels=2), train=SimpleNamespace(x=train))
+    scorecard.save_closest_pairs(samples, data, Path("m.png"), pairs=3)
+    ((grid, _, _, rows, captions, (footer_caption, distances)),) = calls
+    assert rows == 2 and captions == ["sample", "nearest training image"]
+    assert footer_caption == "L2 distance" and distances[:2] == ["0.00", "0.00"]
+    assert float(distances[2]) > 0  # closest first: the copies, then the other sample
+    assert torch.equal(grid[:2], grid[3:5]) and torch.equal(grid[2], samples[2])
+
+
+def test_reconstructions_png_rows_alternate_and_are_captioned(monkeypatch):
+    calls = spy_on_save_grid(monkeypatch)
+    model = SimpleNamespace(reconstruct=lambda x: 15 - x)  # tells the two rows apart
+    cfg = SimpleNamespace(n_samples=8, grid_rows=4)
+    x = torch.randint(0, 16, (10, 1, 4, 4))
+    data = SimpleNamespace(spec=SimpleNamespace(num_levels=16))
+    scorecard.save_grids(model, x[:8], x, data, cfg, Path("."))
+    (samples_call, (pairs, _, path, rows, captions)) = calls
+    assert len(samples_call) == 4  # samples.png: no captions
+    assert path.name == "reconstructions.png" and rows == 4
+    assert captions == ["test image", "reconstruction"] * 2
+    cols = 2  # 8 samples in 4 rows
+    for r in range(0, rows, 2):  # a row of test images, then the row of their reconstructions
+        originals = pairs[r * cols : (r + 1) * cols]
+        assert torch.equal(pairs[(r + 1) * cols : (r + 2) * cols], 15 - originals)
