@@ -136,6 +136,11 @@ def build_parser() -> Parser:
         "--out", type=folder, default=Path("results"), help="results folder (default: results)"
     )
     results.add_argument("--format", choices=RESULT_FORMATS, default="table")
+    which = results.add_mutually_exclusive_group()
+    which.add_argument(
+        "--columns", help="the columns to show, e.g. id,model,bpd,epochs (run_id, metric names)"
+    )
+    which.add_argument("--all", action="store_true", help="every column")
 
     report = commands.add_parser("report", help="build the comparison report from stored runs")
     report.add_argument(
@@ -282,30 +287,18 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from genbench.results import table as results
+    from genbench.results.store import load_results, warn_stderr
 
-    from genbench.evaluation.metrics import BY_NAME
-    from genbench.results.store import load_results
-
-    table = load_results(args.out)
+    damaged: list[str] = []  # named after --columns is checked: a bad name is one line
+    table = load_results(args.out, damaged.append)
+    columns = None if args.columns is None else results.parse_columns(args.columns, table.columns)
+    for warning in damaged:
+        warn_stderr(warning)
     if table.empty:
         print(f"no runs found under {args.out / 'runs'}", file=sys.stderr)
         return 0
-    if args.format == "csv":
-        print(table.to_csv(index=False), end="")
-    elif args.format == "json":
-        print(table.to_json(orient="records", indent=2))
-    elif args.format == "markdown":
-        print(table.to_markdown(index=False, floatfmt=".4g"))
-    elif args.format == "latex":
-        print(table.to_latex(index=False, float_format="%.4g", na_rep="--"))
-    else:  # each metric as its entry in genbench.evaluation.metrics formats it
-        formatters = {
-            name: (lambda v, m=BY_NAME[name]: "-" if pd.isna(v) else m.format(v))
-            for name in table.columns
-            if name in BY_NAME and BY_NAME[name].fmt != "s"
-        }
-        print(table.to_string(index=False, formatters=formatters, float_format="{:.4g}".format))
+    print(results.render(table, args.format, columns, args.all), end="")
     return 0
 
 

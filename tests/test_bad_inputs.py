@@ -164,6 +164,9 @@ BAD_INPUTS = [
     # results, report, list, no command
     (["results", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["results", "--out", ""], "argument --out: must be a path, not empty"),
+    (["results", "--columns", "id,bogus"], "unknown column 'bogus'; valid: accuracy, best_epoch"),
+    (["results", "--columns", "id,"], "--columns takes names like id,model,bpd, got 'id,'"),
+    (["results", "--all", "--columns", "id"], "argument --columns: not allowed with argument"),
     (["report", ""], "argument results_dir: must be a path, not empty"),
     (["report", "--out", ""], "argument --out: must be a path, not empty"),
     (["report", "no-such-results"], "no finished runs under no-such-results"),

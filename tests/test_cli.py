@@ -139,11 +139,12 @@ def test_run_then_reuse_then_results_table(capsys, tmp_path):
     assert "not retrained" in capsys.readouterr().out
     assert json.loads((run_dir / "result.json").read_text()) == result
 
+    digest = run_dir.name.rsplit("-", 1)[1]  # the default view's short id
     for fmt, marker in (
-        ("table", run_dir.name),
+        ("table", f"\n{digest} "),
         ("csv", "run_id,model"),
-        ("markdown", "| run_id"),
-        ("json", '"run_id"'),
+        ("markdown", f"| {digest} | vae |"),
+        ("json", f'"run_id": "{run_dir.name}"'),
     ):
         assert main(["results", "--format", fmt, *out]) == 0
         text = capsys.readouterr().out
