@@ -19,6 +19,8 @@ class Entry:
 
     target: str  # "package.module:Attribute"
     summary: str
+    # the config sections its runs read: a setting elsewhere (an SVM's eval.iwae_k) does nothing
+    reads: tuple[str, ...] = ("model", "data", "trainer", "eval")
 
     def load(self) -> Any:
         module, _, attr = self.target.partition(":")
@@ -64,22 +66,44 @@ MODELS: dict[str, Entry] = {
     ),
 }
 
+SKLEARN = ("model", "data")  # fitted by scikit-learn: no trainer, no generative evaluation
+LIGHTNING = ("model", "data", "trainer")  # trained by Lightning, scored as classifiers
 CLASSIFIERS: dict[str, Entry] = {
     "naive-bayes": Entry(
         "genbench.classifiers.sklearn:NaiveBayes",
         "naive Bayes, variant gaussian / multinomial / bernoulli / categorical (scikit-learn)",
+        reads=SKLEARN,
     ),
-    "logreg": Entry("genbench.classifiers.sklearn:LogReg", "logistic regression (scikit-learn)"),
-    "svm": Entry("genbench.classifiers.sklearn:SVM", "RBF support vector machine (scikit-learn)"),
-    "knn": Entry("genbench.classifiers.sklearn:KNN", "k nearest neighbours (scikit-learn)"),
-    "lda": Entry("genbench.classifiers.sklearn:LDA", "linear discriminant analysis (scikit-learn)"),
+    "logreg": Entry(
+        "genbench.classifiers.sklearn:LogReg", "logistic regression (scikit-learn)", reads=SKLEARN
+    ),
+    "svm": Entry(
+        "genbench.classifiers.sklearn:SVM",
+        "RBF support vector machine (scikit-learn)",
+        reads=SKLEARN,
+    ),
+    "knn": Entry(
+        "genbench.classifiers.sklearn:KNN", "k nearest neighbours (scikit-learn)", reads=SKLEARN
+    ),
+    "lda": Entry(
+        "genbench.classifiers.sklearn:LDA",
+        "linear discriminant analysis (scikit-learn)",
+        reads=SKLEARN,
+    ),
     "qda": Entry(
         "genbench.classifiers.sklearn:QDA",
         "quadratic discriminant analysis, regularized (scikit-learn)",
+        reads=SKLEARN,
     ),
-    "mlp": Entry("genbench.classifiers.neural:MLPClassifier", "multilayer perceptron (Lightning)"),
+    "mlp": Entry(
+        "genbench.classifiers.neural:MLPClassifier",
+        "multilayer perceptron (Lightning)",
+        reads=LIGHTNING,
+    ),
     "cnn": Entry(
-        "genbench.classifiers.neural:CNNClassifier", "small convolutional net (Lightning)"
+        "genbench.classifiers.neural:CNNClassifier",
+        "small convolutional net (Lightning)",
+        reads=LIGHTNING,
     ),
     "bayes-vae": Entry(
         "genbench.classifiers.bayes:BayesVAE",

@@ -4,9 +4,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import QUICK, TINY
 
 
+@pytest.mark.slow
 def test_two_process_ddp_run_gives_the_same_kind_of_result(tmp_path):
     sets = [*TINY["vae"], *QUICK, "trainer.max_epochs=4", "trainer.accelerator=cpu"]
     base = [sys.executable, "-m", "genbench", "run", "--model", "vae", "--dataset", "digits"]

@@ -27,6 +27,7 @@ def reference(tmp_path_factory):
     ).result
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(reference, tmp_path):
     again = run(tiny_config("vae", "digits", "trainer.max_epochs=6"), tmp_path).result
     assert scores(again) == scores(reference)
@@ -43,6 +44,7 @@ class InterruptAt(pl.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_numbers(reference, tmp_path, monkeypatch):
     cfg = tiny_config("vae", "digits", "trainer.max_epochs=6")
     monkeypatch.setattr(genbench.training.LastCheckpoint, "every_seconds", 0.0)

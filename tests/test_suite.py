@@ -104,6 +104,7 @@ def test_a_damaged_suite_file_is_one_line_naming_file_and_key(tmp_path, capsys, 
     assert path.read_bytes() == content and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_give_identical_numbers(tmp_path):
     plans, _ = expand(tiny_suite())
     for workers in (1, 2):
@@ -139,6 +140,7 @@ def test_the_closing_line_counts_diverged_and_failed_runs(tmp_path):
     assert lines[-1].startswith("suite finished: 1/2 done (1 diverged), 0 running, 1 failed")
 
 
+@pytest.mark.slow
 def test_runs_take_the_suites_folder_and_environment_of_now(tmp_path, monkeypatch):
     """Runs fork from a server started earlier (here by the first suite): a relative --out
     and $GENBENCH_DATA must be the suite's as they are now, as for a fresh subprocess."""
@@ -157,6 +159,7 @@ def test_runs_take_the_suites_folder_and_environment_of_now(tmp_path, monkeypatc
     assert stored.status == "done" and stored.metrics["n_train"] == 30  # train + val
 
 
+@pytest.mark.slow
 def test_killed_suite_restarts_and_ends_with_every_run_done_once(tmp_path):
     """Kill -9 the suite mid-way; its runs get SIGTERM and save their state. Started again, it
     skips what finished (untouched), resumes the rest, and ends with every run done once."""
@@ -214,6 +217,7 @@ def alive(pids: set[int]) -> set[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+@pytest.mark.slow
 def test_a_killed_suite_leaves_no_process_behind(tmp_path, signum):
     """However the suite ends, its forkserver and its runs end with it (seen before: a run
     training on for minutes after `kill PID`). SIGTERM ends it as Ctrl-C does (exit 130)."""
@@ -243,6 +247,7 @@ def test_a_killed_suite_leaves_no_process_behind(tmp_path, signum):
 @pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="the ray extra is not installed"
 )
+@pytest.mark.slow
 def test_ray_backend_on_a_local_instance(tmp_path):
     plans, _ = expand(tiny_suite(seeds=(0,)))
     progress = run_suite(

@@ -21,6 +21,16 @@ class Metric:
     summary: str | None = None  # the wording of the CLI summary's line, if it has one
     in_space: bool = False  # measured in a feature space: the summary names the space
 
+    @property
+    def arrow(self) -> str:
+        """'↓' where lower is better, '↑' where higher is, '' for neither."""
+        return {"lower": "↓", "higher": "↑"}.get(self.direction or "", "")
+
+    @property
+    def definition(self) -> str | None:
+        """The report's line under a table ({space}: the feature space), if it has one."""
+        return DEFINITIONS.get(self.name)
+
     def format(self, value: object) -> str:
         if self.fmt in ("d", ",") and isinstance(value, float) and value.is_integer():
             value = int(value)  # a count read back from a table column of floats
@@ -68,12 +78,37 @@ METRICS: tuple[Metric, ...] = (
 )
 del M
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+# what each of the report's columns measures, printed under its table
+DEFINITIONS = {
+    "bpd": "test negative log-likelihood in bits per dimension; its kind beside it (exact, or "
+    "a bound such as elbo, which is never below the exact value)",
+    "entropy_bpd": "the data's true entropy in bits per dimension, known for this dataset: no "
+    "model's exact bpd can be below it",
+    "entropy_gap": "bpd minus the true entropy: 0 is the best any model can do",
+    "fd": "Fréchet distance between Gaussians fitted to the samples' and the test images' "
+    "features ({space})",
+    "kd": "kernel distance: squared MMD, cubic polynomial kernel, between the samples' and the "
+    "test images' features ({space})",
+    "precision": "share of samples inside the test images' 3-NN manifold ({space}); a collapsed "
+    "model scores high here, so a variant whose recall is under 0.05 is not marked best",
+    "recall": "share of test images inside the samples' 3-NN manifold ({space})",
+    "memorized_fraction": "share of samples closer to a training image than any test image is "
+    "(pixels)",
+    "params": "trainable parameters",
+    "train_seconds": "wall-clock training time on the run's device, evaluation excluded",
+    "accuracy": "share of test examples given their true class",
+    "nll": "mean negative log-probability of the true class, in nats per test example",
+    "ece": "expected calibration error: |accuracy - confidence| over 15 equal-width confidence "
+    "bins, weighted by their counts",
+    "fit_seconds": "wall-clock time to fit on the training data",
+}
 # pairs the summary prints on one line ("precision / recall (features)  0.71 / 0.80")
 PAIRS = (("precision", "recall"), ("density", "coverage"))
 
 # the report's columns, in order, for each kind of run
 GENERATIVE_COLUMNS = (
-    "bpd", "fd", "kd", "precision", "recall", "memorized_fraction", "params", "train_seconds",
+    "bpd", "entropy_bpd", "entropy_gap", "fd", "kd", "precision", "recall", "memorized_fraction",
+    "params", "train_seconds",
 )  # fmt: skip
 CLASSIFIER_COLUMNS = ("accuracy", "nll", "ece", "fit_seconds")
 

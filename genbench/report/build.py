@@ -1,6 +1,7 @@
 """The comparison report, built from the stored results alone: index.html and report.md with
-tables (mean ± std over seeds, the best per column marked), sample grids, training curves and
-plots, the environment, and the command that reproduces each row.
+tables (mean ± std over seeds, the best per column marked, each metric's direction and
+definition), sample grids, training curves and plots (interactive in the HTML), the
+environment, and the command that reproduces each row.
 
 load (runs from the store) -> tables and plots -> render (Markdown and HTML); this module
 puts the sections together and owns the report folder.
@@ -18,12 +19,14 @@ import pandas as pd
 
 from genbench.errors import GenbenchError
 from genbench.evaluation.metrics import CLASSIFIER_COLUMNS, GENERATIVE_COLUMNS
+from genbench.report.interactive import efficiency_chart, pareto_chart, write_plotly_js
 from genbench.report.load import load_runs, reproduce
 from genbench.report.plots import (
     calibration_plot,
     data_efficiency_plot,
     pareto_plot,
     training_curves,
+    training_reference,
 )
 from genbench.report.render import Figure, markdown, page
 from genbench.report.tables import render_table, summarize
@@ -41,59 +44,11 @@ def build_report(results: Path, out: Path) -> Path:
     if assets.exists():
         shutil.rmtree(assets)
     assets.mkdir(parents=True)
-    sections: list[dict[str, Any]] = []
-    for dataset, data_runs in runs.groupby("dataset", sort=True):
-        section: dict[str, Any] = {"dataset": dataset, "tables": [], "figures": [], "grids": []}
-        full = data_runs[data_runs["train_fraction"] >= 1.0]
-        generative = full[full["kind"] == "generative"]
-        references = full[full["kind"] == "reference"]
-        classifiers = full[full["kind"] == "classifier"]
-        if len(generative):
-            summary = summarize(generative, GENERATIVE_COLUMNS)
-            section["tables"].append(
-                ("Generative models", *render_table(summary, GENERATIVE_COLUMNS, references))
-            )
-            if pareto_plot(summary, references, assets / f"pareto-{dataset}.png"):
-                section["figures"].append(
-                    Figure("Sample quality against training time", f"assets/pareto-{dataset}.png")
-                )
-            for variant, group in generative.groupby("variant", sort=False):
-                run = Path(group.sort_values("seed").iloc[0]["dir"])
-                for name in ("samples", "reconstructions"):
-                    if (run / f"{name}.png").is_file():
-                        target = f"assets/{safe(variant)}-{dataset}-{name}.png"
-                        shutil.copyfile(run / f"{name}.png", out / target)
-                        section["grids"].append(Figure(f"{variant}: {name}", target))
-        if len(classifiers):
-            summary = summarize(classifiers, CLASSIFIER_COLUMNS)
-            section["tables"].append(("Classifiers", *render_table(summary, CLASSIFIER_COLUMNS)))
-            if calibration_plot(classifiers, assets / f"calibration-{dataset}.png"):
-                section["figures"].append(
-                    Figure(
-                        "Calibration (reliability diagrams)", f"assets/calibration-{dataset}.png"
-                    )
-                )
-        all_classifiers = data_runs[data_runs["kind"] == "classifier"]
-        if len(all_classifiers) and data_efficiency_plot(
-            all_classifiers, assets / f"data-efficiency-{dataset}.png"
-        ):
-            section["figures"].append(
-                Figure(
-                    "Accuracy against training-set size", f"assets/data-efficiency-{dataset}.png"
-                )
-            )
-        trained = data_runs[data_runs["kind"] != "reference"]
-        if training_curves(trained, assets / f"curves-{dataset}.png"):
-            section["figures"].append(
-                Figure("Training curves (first seed)", f"assets/curves-{dataset}.png")
-            )
-        commands = []
-        for variant, group in trained.groupby("variant", sort=False):
-            seeds = sorted(group["seed"].unique())
-            config = group.sort_values("seed").iloc[0]["config"]
-            commands.append((variant, reproduce(config), seeds))
-        section["commands"] = commands
-        sections.append(section)
+    script = write_plotly_js(out)
+    sections = [
+        section(dataset, data_runs, out)
+        for dataset, data_runs in runs.groupby("dataset", sort=True)
+    ]
     environment = {
         "versions": sorted(runs["versions"].unique()),
         "devices": sorted(d for d in runs["device"].unique() if d),
@@ -101,8 +56,80 @@ def build_report(results: Path, out: Path) -> Path:
     counts = run_counts(runs)
     (out / "report.md").write_text(markdown(sections, environment, counts))
     index = out / "index.html"
-    index.write_text(page(sections, environment, counts))
+    index.write_text(page(sections, environment, counts, script))
     return index
+
+
+def section(dataset: str, data_runs: pd.DataFrame, out: Path) -> dict[str, Any]:
+    """One dataset's tables, figures, sample grids (named by run id: each caption shows its own
+    run's image) and reproduce commands, its images written under out/assets."""
+    found: dict[str, Any] = {"dataset": dataset, "tables": [], "figures": [], "grids": []}
+    full = data_runs[data_runs["train_fraction"] >= 1.0]
+    generative = full[full["kind"] == "generative"]
+    references = full[full["kind"] == "reference"]
+    classifiers = full[full["kind"] == "classifier"]
+    name = safe(dataset)
+    if len(generative):
+        summary = summarize(generative, GENERATIVE_COLUMNS)
+        found["tables"].append(
+            render_table("Generative models", summary, GENERATIVE_COLUMNS, references)
+        )
+        samples = common_quality_samples(generative)
+        if pareto_plot(summary, references, out / f"assets/pareto-{name}.png", samples):
+            reference = training_reference(references, samples)
+            chart = pareto_chart(
+                summary, None if reference is None else reference["fd"], f"pareto-{name}"
+            )
+            found["figures"].append(
+                Figure("Sample quality against training time", f"assets/pareto-{name}.png", chart)
+            )
+        for variant, group in generative.groupby("variant", sort=False):
+            run = group.sort_values("seed").iloc[0]
+            for image in ("samples", "reconstructions"):
+                if (Path(run["dir"]) / f"{image}.png").is_file():
+                    target = f"assets/{safe(run['run_id'])}-{image}.png"
+                    shutil.copyfile(Path(run["dir"]) / f"{image}.png", out / target)
+                    caption = f"{variant}, seed {run['seed']}: {image} (run {run['run_id']})"
+                    found["grids"].append(Figure(caption, target))
+    if len(classifiers):
+        summary = summarize(classifiers, CLASSIFIER_COLUMNS)
+        found["tables"].append(render_table("Classifiers", summary, CLASSIFIER_COLUMNS))
+        if calibration_plot(classifiers, out / f"assets/calibration-{name}.png"):
+            found["figures"].append(
+                Figure(
+                    "Calibration: reliability diagrams over bin counts (first seed)",
+                    f"assets/calibration-{name}.png",
+                )
+            )
+    all_classifiers = data_runs[data_runs["kind"] == "classifier"]
+    if len(all_classifiers) and data_efficiency_plot(
+        all_classifiers, out / f"assets/data-efficiency-{name}.png"
+    ):
+        chart = efficiency_chart(all_classifiers, f"data-efficiency-{name}")
+        found["figures"].append(
+            Figure(
+                "Accuracy against training-set size",
+                f"assets/data-efficiency-{name}.png",
+                chart,
+            )
+        )
+    trained = data_runs[data_runs["kind"] != "reference"]
+    if training_curves(trained, out / f"assets/curves-{name}.png"):
+        found["figures"].append(Figure("Training curves (first seed)", f"assets/curves-{name}.png"))
+    commands = []
+    for variant, group in trained.groupby("variant", sort=False):
+        seeds = sorted(group["seed"].unique())
+        config = group.sort_values("seed").iloc[0]["config"]
+        commands.append((variant, reproduce(config), seeds))
+    found["commands"] = commands
+    return found
+
+
+def common_quality_samples(runs: pd.DataFrame) -> float | None:
+    """The number of samples most of these runs scored sample quality on (None: none did)."""
+    counts = runs["config"].map(lambda c: (c.get("eval") or {}).get("quality_samples"))
+    counts = counts.dropna()
+    return None if counts.empty else counts.mode().iloc[0]
 
 
 def check_folder(out: Path) -> None:

@@ -1,9 +1,11 @@
 """The report's input: one row per finished run from the store, labelled by what tells its
-runs apart, and the command that reproduces each from its stored config."""
+runs apart (the settings its model reads that differ between its runs, its preset when not the
+default, a reference's sample count), and the command that reproduces each from its config."""
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,11 @@ from typing import Any
 import pandas as pd
 
 from genbench.errors import GenbenchError
+from genbench.registry import TABLES
 from genbench.results.store import RUNS, iter_results, warn_stderr
+
+SMOKE_PRESET = "quick"  # configs/trainer/quick.yaml: a smoke run, never a table's best
+SECTIONS = ("model", "data", "trainer", "eval")
 
 
 def load_runs(results: Path, warn: Callable[[str], None] = warn_stderr) -> pd.DataFrame:
@@ -29,6 +35,7 @@ def load_runs(results: Path, warn: Callable[[str], None] = warn_stderr) -> pd.Da
         if r.kind != "reference" and not reproducible(config):
             warn(f"skipping run {directory}: its config lacks model_name, dataset_name or seed")
             continue
+        preset = (config.get("trainer") or {}).get("preset", "default")
         row = {
             "run_id": r.run_id,
             "model": r.model,
@@ -38,6 +45,10 @@ def load_runs(results: Path, warn: Callable[[str], None] = warn_stderr) -> pd.Da
             "kind": r.kind or "generative",
             "train_fraction": (config.get("data") or {}).get("train_fraction", 1.0),
             "config": config,
+            "preset": preset if r.kind != "reference" else None,
+            "smoke": preset == SMOKE_PRESET and r.kind != "reference",
+            "threads": (r.device or {}).get("cpu_threads"),
+            "data_spec": r.data_spec or {},
             "versions": json.dumps(r.versions or {}, sort_keys=True),
             "device": str((r.device or {}).get("name", "")),
             "dir": directory,
@@ -62,26 +73,43 @@ def reproducible(config: dict[str, Any]) -> bool:
     return names and isinstance(config.get("seed"), int)
 
 
-def flatten(config: dict[str, Any]) -> dict[str, Any]:
-    """{'model': {'lr': 0.1}} -> {'model.lr': 0.1}, for the sections of a run config."""
+def flatten(config: dict[str, Any], sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """{'model': {'lr': 0.1}} -> {'model.lr': 0.1}, for the given sections of a run config."""
     return {
         f"{section}.{key}": value
-        for section in ("model", "data", "trainer", "eval")
+        for section in sections
         for key, value in (config.get(section) or {}).items()
     }
 
 
 def variant_labels(table: pd.DataFrame) -> list[str]:
-    """The model's name, plus the settings that tell its runs apart on a dataset (the seed and
-    the training fraction are columns of their own)."""
+    """Each run's label: its model, the settings that differ between the model's runs of one
+    preset on a dataset and that the model reads (not the seed nor the training fraction: those
+    are columns), and its preset unless the default ("vae (latent_dim=8; quick preset)"). A
+    reference row says how many samples it scored."""
     labels = {}
-    for (_, _), group in table.groupby(["dataset", "model"]):
-        flat = {i: flatten(c) for i, c in zip(group.index, group["config"], strict=True)}
-        keys = sorted({k for f in flat.values() for k in f} - {"data.train_fraction"})
-        varying = [k for k in keys if len({json.dumps(f.get(k)) for f in flat.values()}) > 1]
-        for i, model in zip(group.index, group["model"], strict=True):
-            detail = ", ".join(f"{k.split('.', 1)[1]}={flat[i].get(k)}" for k in varying)
-            labels[i] = f"{model} ({detail})" if detail else model
+    for (_, model), group in table.groupby(["dataset", "model"]):
+        if (group["kind"] == "reference").all():
+            for i, row in group.iterrows():
+                config, run_id = row["config"], row["run_id"]
+                stored = re.search(r"-n(\d+)$", run_id)  # older stores: the count is in the id
+                n = (config.get("eval") or {}).get("quality_samples") or (stored and stored[1])
+                labels[i] = f"{model} ({n} samples)" if n else model
+            continue
+        entry = TABLES["model"].get(model)
+        reads = entry.reads if entry is not None else SECTIONS
+        flat = {i: flatten(c, reads) for i, c in zip(group.index, group["config"], strict=True)}
+        ignored = {"data.train_fraction", "trainer.preset"}
+        varying: set[str] = set()
+        for _, same_preset in group.groupby("preset", dropna=False):
+            runs = [flat[i] for i in same_preset.index]
+            keys = {k for f in runs for k in f} - ignored
+            varying |= {k for k in keys if len({json.dumps(f.get(k)) for f in runs}) > 1}
+        for i, preset in zip(group.index, group["preset"], strict=True):
+            detail = ", ".join(f"{k.split('.', 1)[1]}={flat[i].get(k)}" for k in sorted(varying))
+            parts = [detail] if detail else []
+            parts += [f"{preset} preset"] if preset not in (None, "default") else []
+            labels[i] = f"{model} ({'; '.join(parts)})" if parts else model
     return [labels[i] for i in table.index]
 
 

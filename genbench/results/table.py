@@ -26,6 +26,7 @@ HEADLINE = ("bpd", "fd", "accuracy", "train_seconds")  # the default view's metr
 COMPACT = (SHORT_ID, "model", "dataset", "seed", "status")
 COLUMNS = (SHORT_ID, *IDENTITY, *(m.name for m in METRICS), *TEXT_METRICS)  # --columns' names
 WIDTH = 100  # the default view fits this many characters
+LATEX_WIDTH = 64  # characters (\small, 4pt column gaps) that fit a portrait article's 345pt
 ID_WIDTH = 10  # to fit, the short id is cut to this many first
 MISSING = "-"
 SHRINKABLE = (SHORT_ID, "model", "dataset")  # text the default table may cut short to fit
@@ -50,10 +51,14 @@ def parse_columns(text: str, present: Iterable[str] = ()) -> list[str]:
 
 
 def default_columns(table: pd.DataFrame, fmt: str) -> list[str]:
-    """Every column for CSV and JSON; for reading, identity and the headline metrics any run has."""
+    """Every column for CSV and JSON; for reading, identity and the headline metrics any run
+    has (in LaTeX, without the run id)."""
     if fmt in ("csv", "json"):
         return list(table.columns)
     present = [c for c in HEADLINE if c in table.columns and table[c].notna().any()]
+    if fmt == "latex":  # a paper's table: no run ids; the status only where a run is not done
+        status = ["status"] if (table["status"] != "done").any() else []
+        return ["model", "dataset", "seed", *status, *present]
     return [*COMPACT, *present]
 
 
@@ -161,12 +166,15 @@ def grid(table: pd.DataFrame) -> Grid:
     return [label(c) for c in columns], rows, [is_number(c, table) for c in columns]
 
 
-def fit(table: pd.DataFrame, width: int, warn: Callable[[str], None]) -> Grid:
+def fit(
+    table: pd.DataFrame, width: int, warn: Callable[[str], None], cut: bool = True
+) -> Grid:
     """The grid within `width` characters (two between columns): the id cut to ID_WIDTH, then the
-    widest of id, model and dataset cut short with `…`; if need be, the last columns left out."""
+    widest of id, model and dataset cut short with `…` (unless not `cut`: a paper's names stay
+    whole); if need be, the last columns left out."""
     headers, rows, right = grid(table)
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    shrink = {i: c == SHORT_ID for i, c in enumerate(table.columns) if c in SHRINKABLE}
+    shrink = {i: c == SHORT_ID for i, c in enumerate(table.columns) if c in SHRINKABLE and cut}
     while sum(widths) + 2 * len(widths) - 2 > width and shrink:
         i = max(shrink, key=lambda j: (shrink[j] and widths[j] > ID_WIDTH, widths[j]))
         if widths[i] <= max(len(headers[i]), 6):
@@ -210,12 +218,16 @@ def to_markdown(grid: Grid) -> str:
 
 
 def to_latex(grid: Grid) -> str:
-    """A booktabs tabular, every header and cell escaped."""
+    """A booktabs tabular in \\small with 4pt column gaps, every header and cell escaped."""
     headers, rows, right = grid
     tex = [" & ".join(c.translate(LATEX) for c in row) + r" \\" for row in (headers, *rows)]
     spec = "".join("r" if r else "l" for r in right)
-    lines = [r"% genbench results; needs \usepackage{booktabs}", rf"\begin{{tabular}}{{{spec}}}"]
-    lines += [r"\toprule", tex[0], r"\midrule", *tex[1:], r"\bottomrule", r"\end{tabular}"]
+    lines = [
+        r"% genbench results; needs \usepackage{booktabs}",
+        r"{\small\setlength{\tabcolsep}{4pt}%",
+        rf"\begin{{tabular}}{{{spec}}}",
+    ]
+    lines += [r"\toprule", tex[0], r"\midrule", *tex[1:], r"\bottomrule", r"\end{tabular}}"]
     return "\n".join(lines) + "\n"
 
 
@@ -227,7 +239,7 @@ def render(
     warn: Callable[[str], None] = warn_stderr,
 ) -> str:
     """The stored runs in format `fmt`: the chosen `columns`, with `every` all of them, else the
-    default view, fitted to WIDTH characters (in LaTeX, a landscape page)."""
+    default view, fitted to WIDTH characters (in LaTeX, a portrait page's text width)."""
     default = columns is None and not every
     view = select(table, list(table.columns) if every else columns or default_columns(table, fmt))
     if fmt == "csv":
@@ -236,5 +248,6 @@ def render(
         return to_json(view)
     if fmt == "markdown":
         return to_markdown(grid(view))
-    cells = fit(view, WIDTH, warn) if default else grid(view)
+    latex = fmt == "latex"
+    cells = fit(view, LATEX_WIDTH if latex else WIDTH, warn, not latex) if default else grid(view)
     return to_latex(cells) if fmt == "latex" else to_text(cells)

@@ -83,7 +83,11 @@ def write_references(cfg: RunConfig, data: Dataset, space: Any, out: Path) -> No
             status="done",
             kind="reference",
             metrics=metrics,
-            config={"dataset_name": cfg.dataset_name, "data": dataclasses.asdict(cfg.data)},
+            config={
+                "dataset_name": cfg.dataset_name,
+                "data": dataclasses.asdict(cfg.data),
+                "eval": {"quality_samples": n},
+            },
             versions=versions(),
             device=describe_device(torch.device("cpu")),
             timings={},

@@ -50,7 +50,13 @@ def global_random_state():
     return (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
 
 
-@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+SLOW = ("bayes-ddpm",)  # a DDPM per class: CI runs it with the slow tests
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(CLASSIFIERS)],
+)
 def test_classifier_contract(name, tiny_digits):
     spec, x, y, x_test = tiny_digits
     estimator = build(name, spec)

@@ -37,11 +37,13 @@ def test_report_tables_figures_and_commands(results, tmp_path):
     index = build_report(results, tmp_path)
     text = (tmp_path / "report.md").read_text()
     assert index.exists() and "### Generative models" in text and "### Classifiers" in text
-    vae_row = next(line for line in text.splitlines() if line.startswith("| vae |"))
+    vae_row = next(line for line in text.splitlines() if line.startswith("| vae (quick preset) |"))
     assert "| 2 |" in vae_row and "±" in vae_row  # two seeds
     assert "(elbo, first 100 of 450)" in vae_row  # the quick preset's likelihood, said so
-    assert "reference-train (reference)" in text
-    assert text.count("**") >= 4  # best cells marked
+    assert "| reference-train (50 samples) (reference) |" in text
+    assert "| model | seeds | bpd ↓ | FD ↓ |" in text  # every metric says its direction
+    assert "Runs on the quick preset are smoke tests" in text  # never marked best: none here
+    assert "- FD ↓: Fréchet distance" in text
     for name in (
         "pareto-digits.png",
         "curves-digits.png",
@@ -82,7 +84,8 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
     assert 'data-broken-images="0"' in body
     images = int(re.search(r'data-images="(\d+)"', body).group(1))
     assert images >= 6
-    for table in re.findall(r"<table>.*?</table>", dom, flags=re.S):
+    assert int(re.search(r'data-charts="(\d+)"', body).group(1)) == 2  # Pareto, data efficiency
+    for table in re.findall(r'<table class="sortable">.*?</table>', dom, flags=re.S):
         assert len(re.findall(r"<tr>", table)) >= 3  # header and at least two rows
     screenshot = tmp_path / "report.png"
     shoot = ["--window-size=1200,2400", f"--screenshot={screenshot}", url]

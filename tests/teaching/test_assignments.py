@@ -12,6 +12,7 @@ from genbench.teaching.spec import load, names
 
 
 @pytest.mark.parametrize("name", names())
+@pytest.mark.slow
 def test_selftest_passes(name):
     verdicts = selftest(load(name), benchmark=False, say=lambda line: None)
     assert len(verdicts) >= 2 + 4  # reference, stubs and at least four planted bugs

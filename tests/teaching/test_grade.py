@@ -104,6 +104,7 @@ def hostile(body: str) -> str:
     return reference.replace(line, body)
 
 
+@pytest.mark.slow
 def test_a_batch_survives_broken_and_hostile_submissions(tmp_path):
     batch = tmp_path / "batch"
     write(batch / "good", independent_attention())
