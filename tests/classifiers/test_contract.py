@@ -4,6 +4,7 @@ numbers determined by its parameters (`random_state`) alone, and the caller's gl
 state left as it was. One test, parametrized over the registry: a new classifier is covered by
 registering it (and, if it trains slowly, a line in TINY_CLASSIFIER)."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -16,6 +17,7 @@ from genbench.classifiers.base import features
 from genbench.classifiers.neural import NeuralClassifier
 from genbench.config import resolve
 from genbench.registry import CLASSIFIERS, lookup
+from genbench.report.load import SECTIONS
 from genbench.runner import load_dataset
 from tests.conftest import QUICK, TINY
 
@@ -95,3 +97,27 @@ MLP_EXPECTED_FAILURES = {
 @parametrize_with_checks([tiny_mlp()], expected_failed_checks=lambda e: MLP_EXPECTED_FAILURES)
 def test_mlp_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+class Unread:
+    """A config section a classifier declares it does not read: any access fails the test."""
+
+    def __init__(self, section):
+        self.section = section
+
+    def __getattr__(self, key):
+        raise AssertionError(
+            f"read {self.section}.{key}, which its registry entry says it does not"
+        )
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(CLASSIFIERS) if set(CLASSIFIERS[n].reads) != set(SECTIONS)]
+)
+def test_a_classifier_reads_only_the_sections_its_entry_declares(name, tiny_digits):
+    """The report labels runs by the settings they read (genbench.report.load), from `reads`."""
+    spec, x, y, x_test = tiny_digits
+    cfg = resolve(name, "digits", 0, TINY_CLASSIFIER.get(name, []))
+    unread = {s: Unread(s) for s in SECTIONS if s not in CLASSIFIERS[name].reads}
+    estimator = lookup("model", name).load().build(dataclasses.replace(cfg, **unread), spec)
+    assert estimator.fit(x, y).predict(x_test).shape == (len(x_test),)
