@@ -265,3 +265,23 @@ def test_ray_backend_on_a_local_instance(tmp_path):
     }
     run_files = {p.name for p in (tmp_path / "ray" / "runs" / plans[0].cfg.run_id).iterdir()}
     assert {"result.json", "config.yaml", "samples.png"} <= run_files  # written by the driver
+
+
+def test_the_time_left_falls_as_runs_go_on_and_names_the_runs_still_going(monkeypatch):
+    from genbench.suite import outcomes
+
+    clock = [100.0]
+    monkeypatch.setattr(outcomes.time, "perf_counter", lambda: clock[0])
+    progress = outcomes.Progress(total=3, workers=1, done=1, durations=[10.0])
+    progress.start("vae-digits-s0-1234abcd")
+    clock[0] += 4.0
+    assert progress.line().endswith(", ~16s left; running: vae-digits-s0-1234abcd 4s")
+    clock[0] += 2.0  # one queued run (10 s) and the running one's 4 s left
+    assert ", ~14s left;" in progress.line()
+    progress.total = 2  # nothing queued: the running run alone, past the mean run time
+    clock[0] += 30.0
+    assert ", running past the mean run time; running: vae-digits-s0-1234abcd 36s" in (
+        progress.line()
+    )
+    progress.stop("vae-digits-s0-1234abcd")
+    assert "running:" not in progress.line() and ", 0 running," in progress.line()

@@ -123,12 +123,11 @@ def run_local(
                 )
                 process.start()
                 running[process] = (plan, time.perf_counter())
-            progress.running = len(running)
+                progress.start(plan.cfg.run_id)
             for process in [p for p in running if p.exitcode is not None]:
                 plan, started = running.pop(process)
                 finish(plan, process.exitcode, time.perf_counter() - started, out, progress, report)
                 process.close()
-            progress.running = len(running)
             if time.perf_counter() - last_line >= 2.0:
                 report(f"  {progress.line()}")
                 last_line = time.perf_counter()

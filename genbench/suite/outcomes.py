@@ -14,29 +14,56 @@ from genbench.suite.plan import PlannedRun
 
 @dataclass
 class Progress:
-    """Counts and the live line: done/running/failed, elapsed, estimated remaining. `done`
-    counts finished runs, the `diverged` among them too."""
+    """Counts and the live line: done/running/failed, elapsed, estimated remaining, and the runs
+    still going. `done` counts finished runs, the `diverged` among them too."""
 
     total: int
     workers: int
     done: int = 0
     diverged: int = 0
     failed: int = 0
-    running: int = 0
+    running: int = 0  # where a backend cannot name its runs (Ray); else len(active)
     durations: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    active: dict[str, float] = field(default_factory=dict)  # run id -> when it started
+
+    def start(self, run_id: str) -> None:
+        self.active[run_id] = time.perf_counter()
+        self.running = len(self.active)
+
+    def stop(self, run_id: str) -> None:
+        self.active.pop(run_id, None)
+        self.running = len(self.active)
 
     def line(self) -> str:
-        elapsed = time.perf_counter() - self.started
+        now = time.perf_counter()
         left = self.total - self.done - self.failed
         diverged = f" ({self.diverged} diverged)" if self.diverged else ""
         text = f"{self.done}/{self.total} done{diverged}, {self.running} running"
         text += f", {self.failed} failed"
-        text += f", {fmt(elapsed)} elapsed"
+        text += f", {fmt(now - self.started)} elapsed"
         if self.durations and left:
-            mean = sum(self.durations) / len(self.durations)
-            text += f", ~{fmt(mean * left / max(1, min(self.workers, left)))} left"
+            text += self.estimate(now, left)
+        if self.active:
+            ages = sorted(((now - t, run) for run, t in self.active.items()), reverse=True)
+            named = ", ".join(f"{run} {fmt(age)}" for age, run in ages[:3])
+            more = f" and {len(ages) - 3} more" if len(ages) > 3 else ""
+            text += f"; running: {named}{more}"
         return text
+
+    def estimate(self, now: float, left: int) -> str:
+        """', ~2m10s left': the mean run time for each queued run, and for each running run the
+        mean less its age, shared among the workers; so it falls as runs go on, never frozen.
+        Once every running run is past the mean, it says so instead of a number."""
+        mean = sum(self.durations) / len(self.durations)
+        queued = max(0, left - self.running)
+        ages = [now - t for t in self.active.values()]
+        work = queued * mean + sum(max(mean - age, 0.0) for age in ages)
+        if not self.active and self.running:  # a backend that cannot say when runs started
+            work += self.running * mean
+        if work <= 0:
+            return ", running past the mean run time"
+        return f", ~{fmt(work / max(1, min(self.workers, left)))} left"
 
 
 def fmt(seconds: float) -> str:
@@ -53,6 +80,7 @@ def finish(
     report: Callable[[str], None],
 ) -> None:
     """Count a finished run process; record a crash as a failed run."""
+    progress.stop(plan.cfg.run_id)
     directory = run_dir(out, plan.cfg.run_id)
     result = read_result(directory)
     status = None if result is None else result.status
