@@ -147,6 +147,22 @@ class LastCheckpoint(Callback):
         self.last = time.perf_counter()
 
 
+class EpochBar(TQDMProgressBar):
+    """Lightning's bar on a terminal, its epochs counted from 1 of max as the plain lines are,
+    without its logger's version number (v_num), which means nothing to a genbench user."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+        )
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: Any) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
 class EpochLines(Callback):
     """Plain progress lines for logs and pipes (no TTY): at most one line per `every` seconds."""
 
@@ -211,7 +227,7 @@ def make_trainer(
     callbacks: list[Callback] = [best, clock, RNGState(), DivergenceGuard(), last]
     if cfg.patience > 0 and monitor is not None:
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
-    callbacks.append(TQDMProgressBar() if progress else EpochLines())
+    callbacks.append(EpochBar() if progress else EpochLines())
     devices: Any = int(cfg.devices) if cfg.devices.isdigit() else cfg.devices
     trainer = pl.Trainer(
         accelerator=cfg.accelerator,
