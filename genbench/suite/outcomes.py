@@ -67,6 +67,8 @@ class Progress:
 
 
 def fmt(seconds: float) -> str:
+    if 0 < seconds < 1:
+        return "<1s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
