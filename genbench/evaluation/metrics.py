@@ -90,7 +90,8 @@ DEFINITIONS = {
     "kd": "kernel distance: squared MMD, cubic polynomial kernel, between the samples' and the "
     "test images' features ({space})",
     "precision": "share of samples inside the test images' 3-NN manifold ({space}); a collapsed "
-    "model scores high here, so a variant whose recall is under 0.05 is not marked best",
+    "model scores high here, so a variant whose recall is under 0.05 or undefined (its samples "
+    "repeat) is not marked best",
     "recall": "share of test images inside the samples' 3-NN manifold ({space})",
     "memorized_fraction": "share of samples closer to a training image than any test image is "
     "(pixels)",

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.report.plots import efficiency_curves, pareto_front, pareto_points
+from genbench.report.plots import (
+    efficiency_curves,
+    front_candidates,
+    pareto_front,
+    pareto_points,
+)
 
 SCRIPT = "assets/plotly.min.js"  # relative to the report folder
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0, "font": {"size": 11}}
@@ -30,13 +35,15 @@ def div(fig: object, name: str) -> str:
 
 
 def pareto_chart(summary: pd.DataFrame, reference_fd: float | None, name: str) -> str | None:
-    """FD against training seconds, one hoverable point per variant, the front joined."""
+    """FD against training seconds, one hoverable point per variant (hollow: smoke or
+    diverged), the front of the full runs joined."""
     import plotly.graph_objects as go
 
     points = pareto_points(summary)
     if len(points) < 2:
         return None
     fig = go.Figure()
+    full = front_candidates(points)
     for variant, row in points.iterrows():
         hover = f"{variant}<br>FD {row['fd']:.3f}<br>{row['train_seconds']:.1f} s"
         fig.add_trace(
@@ -47,19 +54,20 @@ def pareto_chart(summary: pd.DataFrame, reference_fd: float | None, name: str) -
                 name=str(variant),
                 hovertext=[hover],
                 hoverinfo="text",
-                marker={"size": 10},
+                marker={"size": 10, "symbol": "circle" if variant in full.index else "circle-open"},
             )
         )
-    front = pareto_front(points)
-    fig.add_trace(
-        go.Scatter(
-            x=[p[0] for p in front],
-            y=[p[1] for p in front],
-            mode="lines",
-            name="Pareto front",
-            line={"dash": "dash", "color": "red"},
+    if len(full):
+        front = pareto_front(full)
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in front],
+                y=[p[1] for p in front],
+                mode="lines",
+                name="Pareto front (full runs)",
+                line={"dash": "dash", "color": "red"},
+            )
         )
-    )
     if reference_fd is not None:
         fig.add_hline(
             y=reference_fd,

@@ -4,6 +4,7 @@ default, a reference's sample count), and the command that reproduces each from 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -13,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from genbench.config import CONFIG_DIR, read_preset
 from genbench.errors import GenbenchError
 from genbench.registry import TABLES
 from genbench.results.store import RUNS, iter_results, warn_stderr
@@ -100,17 +102,36 @@ def variant_labels(table: pd.DataFrame) -> list[str]:
         reads = entry.reads if entry is not None else SECTIONS
         flat = {i: flatten(c, reads) for i, c in zip(group.index, group["config"], strict=True)}
         ignored = {"data.train_fraction", "trainer.preset"}
-        varying: set[str] = set()
+        # a key the preset sets differs between presets by design: the label names the preset
+        by_preset = set().union(*(preset_keys(p) for p in group["preset"].dropna().unique()))
+        varying = differing([flat[i] for i in group.index], ignored | by_preset)
         for _, same_preset in group.groupby("preset", dropna=False):
-            runs = [flat[i] for i in same_preset.index]
-            keys = {k for f in runs for k in f} - ignored
-            varying |= {k for k in keys if len({json.dumps(f.get(k)) for f in runs}) > 1}
+            varying |= differing([flat[i] for i in same_preset.index], ignored)
         for i, preset in zip(group.index, group["preset"], strict=True):
             detail = ", ".join(f"{k.split('.', 1)[1]}={flat[i].get(k)}" for k in sorted(varying))
             parts = [detail] if detail else []
             parts += [f"{preset} preset"] if preset not in (None, "default") else []
             labels[i] = f"{model} ({'; '.join(parts)})" if parts else model
     return [labels[i] for i in table.index]
+
+
+def differing(runs: list[dict[str, Any]], ignored: set[str]) -> set[str]:
+    """The keys of flattened configs whose values are not all the same."""
+    keys = {k for f in runs for k in f} - ignored
+    return {k for k in keys if len({json.dumps(f.get(k)) for f in runs}) > 1}
+
+
+@functools.cache
+def preset_keys(preset: str) -> frozenset[str]:
+    """The 'section.key's a trainer preset (configs/trainer/<preset>.yaml) sets; none for the
+    default or a preset that is not there any more."""
+    path = CONFIG_DIR / "trainer" / f"{preset}.yaml"
+    if preset == "default" or not path.is_file():
+        return frozenset()
+    try:
+        return frozenset(flatten(read_preset(path)))
+    except GenbenchError:
+        return frozenset()
 
 
 def reproduce(config: dict[str, Any]) -> str:

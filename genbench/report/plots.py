@@ -33,6 +33,8 @@ def training_curves(
 ) -> bool:
     """Train and val loss per epoch of each variant's first seed, from Lightning's CSV logs;
     a damaged log is named by `warn` and left out."""
+    from matplotlib.ticker import MaxNLocator
+
     curves = []
     for variant, group in runs.groupby("variant", sort=False):
         frames = []
@@ -55,6 +57,7 @@ def training_curves(
             ax.plot(points["epoch"] + 1, points[column], label=column.removesuffix("_loss"))
         ax.set_title(wrap(str(variant), 40), fontsize=8)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("loss (the model's objective)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
@@ -91,20 +94,34 @@ def pareto_points(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.dropna(subset=["fd", "train_seconds"])
 
 
+def front_candidates(points: pd.DataFrame) -> pd.DataFrame:
+    """The points the front is drawn through: full runs only, none smoke nor diverged."""
+    keep = pd.Series(True, index=points.index)
+    if "smoke" in points:
+        keep &= ~points["smoke"].astype(bool)
+    if "diverged" in points:
+        keep &= points["diverged"] == 0
+    return points[keep]
+
+
 def pareto_plot(
     summary: pd.DataFrame, references: pd.DataFrame, path: Path, samples: float | None = None
 ) -> bool:
-    """FD against training time, a marker per variant named in the legend below; the variants
-    no other beats on both are joined (the front), real training images drawn as a line."""
+    """FD against training time, a marker per variant named in the legend below (hollow: smoke
+    or diverged); the full runs no other beats on both are joined (the front), real training
+    images drawn as a line."""
     points = pareto_points(summary)
     if len(points) < 2:
         return False
     fig, axes = figure(1, 1, (7, 4.2))
     ax = axes[0, 0]
+    full = front_candidates(points)
     for k, (variant, row) in enumerate(points.iterrows()):
+        hollow = {} if variant in full.index else {"facecolors": "none", "edgecolors": f"C{k % 10}"}
         ax.scatter(row["train_seconds"], row["fd"], marker=MARKERS[k % len(MARKERS)],
-                   label=str(variant), s=40, zorder=3)  # fmt: skip
-    ax.plot(*zip(*pareto_front(points), strict=True), "r--", label="Pareto front")
+                   label=str(variant), s=40, zorder=3, color=f"C{k % 10}", **hollow)  # fmt: skip
+    if len(full):
+        ax.plot(*zip(*pareto_front(full), strict=True), "r--", label="Pareto front (full runs)")
     reference = training_reference(references, samples)
     if reference is not None:
         ax.axhline(reference["fd"], color="gray", linestyle=":", label=f"{reference['variant']}")

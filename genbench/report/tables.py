@@ -42,8 +42,9 @@ def summarize(runs: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     summary["threads"] = threads.groupby(runs["variant"], sort=False).agg(
         lambda t: sorted({int(v) for v in t.dropna()})
     )
-    if "recall" in runs and not set(REWARD_COLLAPSE).isdisjoint(present):
-        summary["collapse_recall"] = grouped["recall"].mean()  # the collapse rule reads it
+    if not set(REWARD_COLLAPSE).isdisjoint(present):
+        recall = runs["recall"] if "recall" in runs else pd.Series(np.nan, index=runs.index)
+        summary["collapse_recall"] = recall.groupby(runs["variant"], sort=False).mean()
     for metric in present:
         summary[metric] = grouped[metric].mean()
         summary[f"{metric}_std"] = grouped[metric].std().fillna(0.0)
@@ -70,7 +71,9 @@ def winners(summary: pd.DataFrame, metric: str) -> set[str]:
     direction = BY_NAME[metric].direction
     eligible = summary[(summary["diverged"] == 0) & ~summary["smoke"].astype(bool)]
     if metric in REWARD_COLLAPSE and "collapse_recall" in eligible:
-        eligible = eligible[~(eligible["collapse_recall"] < COLLAPSE_RECALL)]
+        # recall undefined (its samples repeat: a ball of radius 0) is collapse too
+        recall = eligible["collapse_recall"]
+        eligible = eligible[recall.notna() & ~(recall < COLLAPSE_RECALL)]
     values = eligible[metric].dropna()
     if direction is None or len(values) < 2:
         return set()

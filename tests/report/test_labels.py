@@ -62,12 +62,14 @@ def test_best_marks_ties_and_skips_smoke_collapsed_and_diverged(tmp_path):
     fake_run(tmp_path, "vae", good | {"fd": 1.0, "train_seconds": 1.0}, "trainer.preset=quick")
     fake_run(tmp_path, "ae", {**good, "precision": 0.99, "recall": 0.0})  # collapsed
     fake_run(tmp_path, "gan", good | {"train_seconds": 0.5}, status="diverged")
+    repeats = {k: v for k, v in good.items() if k != "recall"} | {"precision": 0.99}
+    fake_run(tmp_path, "transformer", repeats)  # recall undefined: its samples repeat
     table = table_of(tmp_path, ("fd", "precision", "train_seconds"))
     assert table.header == ["model", "seeds", "FD ↓", "precision ↑", "train s ↓"]
     best = {row[0]: marks for row, marks in zip(table.rows, table.best, strict=True)}
     assert best["vae (latent_dim=8)"][2] and best["vae (latent_dim=16)"][2]  # both tied
     assert not best["vae (latent_dim=16; quick preset)"][2]  # the lowest FD, but smoke
-    assert not best["ae"][3]  # the highest precision, but recall 0
+    assert not best["ae"][3] and not best["transformer"][3]  # top precision, but collapsed
     assert best["ae"][2]  # not collapsed in FD's eyes: its FD ties the best
     assert not best["gan (1 diverged)"][4]  # the fastest, but diverged
     assert any("smoke" in note for note in table.notes)
@@ -91,3 +93,11 @@ def test_known_answer_datasets_get_entropy_columns(tmp_path):
     assert "entropy gap ↓" in bars.header and "true entropy" in bars.header
     assert "entropy gap ↓" not in digits.header  # no known answer there
     assert any(d.startswith("entropy gap ↓: bpd minus the true entropy") for d in bars.definitions)
+
+
+def test_a_setting_that_differs_across_presets_is_named_unless_the_preset_sets_it(tmp_path):
+    quick = fake_run(tmp_path, "vae", GEN, "trainer.preset=quick")  # decoder auto
+    full = fake_run(tmp_path, "vae", GEN, "model.decoder=discretized_logistic")
+    names = labels(tmp_path)
+    assert names[quick.run_id] == "vae (decoder=auto; quick preset)"
+    assert names[full.run_id] == "vae (decoder=discretized_logistic)"  # not max_epochs, eval.*
