@@ -56,7 +56,8 @@ def markdown_table(table: Table) -> list[str]:
 
 STYLE = (
     "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+    "table{border-collapse:collapse;margin:1em 0;font-size:14px}.scroll{overflow-x:auto;"
+    "max-width:100%}td,th{border:1px solid #ccc;padding:4px 6px;"
     "text-align:right}td:first-child,th:first-child{text-align:left}th{cursor:pointer;"
     "background:#f5f5f5}.best{font-weight:bold;background:#e8f5e9}img{max-width:100%;"
     "border:1px solid #eee}figure{display:inline-block;margin:0.5em;vertical-align:top;"
@@ -119,7 +120,7 @@ def page(
 
 def table_html(table: Table) -> str:
     e = html.escape
-    parts = [f"<h3>{e(table.title)}</h3><table class='sortable'><thead><tr>"]
+    parts = [f"<h3>{e(table.title)}</h3><div class='scroll'><table class='sortable'><thead><tr>"]
     parts.append("".join(f"<th>{e(h)}</th>" for h in table.header) + "</tr></thead><tbody>")
     for row, marks in zip(table.rows, table.best, strict=True):
         cells = "".join(
@@ -127,7 +128,7 @@ def table_html(table: Table) -> str:
             for t, m in zip(row, marks, strict=True)
         )
         parts.append(f"<tr>{cells}</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if table.notes:
         parts.append("<p class='notes'>" + "<br>".join(e(n) for n in table.notes) + "</p>")
     if table.definitions:
