@@ -55,6 +55,15 @@ def test_a_rerun_gives_the_same_numbers_in_its_own_folder(stored):
     assert any("training vae on digits" in line for line in lines)
 
 
+def test_a_classifier_run_reproduces_too(tmp_path):
+    from genbench.config import resolve
+
+    stored = run(resolve("naive-bayes", "digits"), tmp_path).record
+    again = reproduce_run(tmp_path, stored.run_id)
+    assert again.differing == [] and again.rerun.metrics["accuracy"] == stored.metrics["accuracy"]
+    assert not next(r for r in again.rows if r.metric == "fit_seconds").compared
+
+
 def test_the_report_shows_differences_and_leaves_timings_uncompared(stored):
     out, record = stored
     rerun = RunResult.from_json(record.to_json())
