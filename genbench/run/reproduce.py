@@ -39,7 +39,6 @@ class Plan:
     """A checked `genbench reproduce`: the stored run, its rebuilt config, where to rerun it."""
 
     record: RunResult
-    directory: Path
     cfg: RunConfig
     out: Path
     threads: int | None  # torch threads the stored run used, where recorded
@@ -64,7 +63,7 @@ def prepare(results: Path, run: str, out: Path | None = None) -> Plan:
         )
     ensure_writable(out)
     threads = (record.device or {}).get("cpu_threads")
-    return Plan(record, directory, cfg, out, threads if isinstance(threads, int) else None)
+    return Plan(record, cfg, out, threads if isinstance(threads, int) else None)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,6 @@ class SampleRequest:
     """A checked `genbench sample`: the run, its config with the overrides, where to write."""
 
     record: RunResult
-    directory: Path
     cfg: RunConfig
     checkpoint: Path
     n: int
@@ -75,7 +74,7 @@ def prepare(
     if out is None:
         out = Path(f"samples-{record.run_id}-s{seed}.png")
         check_writable(out)
-    return SampleRequest(record, directory, cfg, checkpoint, n, seed, out)
+    return SampleRequest(record, cfg, checkpoint, n, seed, out)
 
 
 def check_writable(out: Path) -> None:

@@ -68,7 +68,7 @@ def test_the_report_shows_differences_and_leaves_timings_uncompared(stored):
     out, record = stored
     rerun = RunResult.from_json(record.to_json())
     rerun.metrics = {**record.metrics, "bpd": record.metrics["bpd"] + 0.25, "train_seconds": 99.0}
-    plan = Plan(record, out, None, out, 1)  # type: ignore[arg-type]
+    plan = Plan(record, None, out, 1)  # type: ignore[arg-type]
     table = rows(record, rerun)
     text = report(Reproduction(plan, rerun, out / "again", table))
     bpd = next(line for line in text.splitlines() if line.split()[0] == "bpd")
@@ -108,7 +108,7 @@ def test_the_rerun_uses_the_stored_threads_and_feature_cache(tmp_path, monkeypat
 
     monkeypatch.delenv("GENBENCH_FEATURES", raising=False)
     threads = torch.get_num_threads()
-    plan = Plan(None, tmp_path, None, tmp_path, threads + 1)  # type: ignore[arg-type]
+    plan = Plan(None, None, tmp_path, threads + 1)  # type: ignore[arg-type]
     with same_conditions(plan, tmp_path / "results"):
         assert torch.get_num_threads() == threads + 1
         assert os.environ["GENBENCH_FEATURES"] == str(tmp_path / "results" / "features")
