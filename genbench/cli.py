@@ -149,8 +149,35 @@ def build_parser() -> Parser:
     report.add_argument("--out", type=folder, help="report folder (default: RESULTS_DIR/report)")
 
     commands.add_parser("list", help="list the registered datasets and models")
+    add_stored_run_parsers(commands)
     add_assignment_parser(commands)
     return parser
+
+
+def add_stored_run_parsers(commands: argparse._SubParsersAction) -> None:
+    """`sample` and `reproduce`: commands on a run already in the store, named by its id."""
+    sample = commands.add_parser("sample", help="draw samples from a stored run's checkpoint")
+    sample.add_argument("run_id", help="a stored run's id, or the start of it (genbench results)")
+    sample.add_argument("-n", type=count, default=64, help="samples to draw (default 64)")
+    sample.add_argument("--out", type=folder, help="the PNG grid (default samples-RUN-sSEED.png)")
+    sample.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="a sampling-only model key, e.g. --set model.temperature=0.8 (repeatable)",
+    )  # fmt: skip
+    sample.add_argument("--seed", type=int, default=0, help="the draw (default 0)")
+    reproduce = commands.add_parser("reproduce", help="rerun a stored run and compare metrics")
+    reproduce.add_argument("run_id", help="a stored run's id, or the start of it")
+    reproduce.add_argument(
+        "--out", type=folder, help="results folder of the rerun (default RESULTS/reproduce/RUN)"
+    )
+    for command in (sample, reproduce):
+        command.add_argument(
+            "--results", type=folder, default=Path("results"),
+            help="the results folder the run is stored in (default: results)",
+        )  # fmt: skip
+        command.add_argument(
+            "--data-dir", type=folder, help="dataset files (default: $GENBENCH_DATA or ~/.cache)"
+        )
 
 
 def add_assignment_parser(commands: argparse._SubParsersAction) -> None:
@@ -185,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": cmd_results,
         "report": cmd_report,
         "list": cmd_list,
+        "sample": cmd_sample,
+        "reproduce": cmd_reproduce,
         "assignment": cmd_assignment,
     }
     return guarded(lambda: commands[args.command](args), argv)
@@ -323,6 +352,26 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, entry in table.items():
             print(f"  {name:<{width}}  {entry.summary}")
     return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from genbench.run.sample import sample_run
+
+    done = sample_run(
+        args.results, args.run_id, args.n, args.seed, args.overrides, args.out, args.data_dir
+    )
+    settings = "".join(f", {o}" for o in args.overrides)
+    print(f"{done.n} samples of {done.record.run_id} (seed {done.seed}{settings}): {done.out}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from genbench.run.execute import announce_stderr
+    from genbench.run.reproduce import report, reproduce_run
+
+    result = reproduce_run(args.results, args.run_id, args.out, args.data_dir, announce_stderr)
+    print(report(result))
+    return 1 if result.differing else 0
 
 
 def cmd_assignment(args: argparse.Namespace) -> int:

@@ -41,6 +41,13 @@ DATASETS: dict[str, Entry] = {
         "genbench.data.mnist:FashionMNIST", "Fashion-MNIST clothing images, 28x28, 256 levels"
     ),
     "kmnist": Entry("genbench.data.mnist:KMNIST", "Kuzushiji-MNIST characters, 28x28, 256 levels"),
+    "binarized-mnist": Entry(
+        "genbench.data.binarized:BinarizedMNIST",
+        "MNIST with 0/1 pixels (data.binarize: threshold or sample), 28x28, 2 levels",
+    ),
+    "cifar10": Entry(
+        "genbench.data.cifar:CIFAR10", "CIFAR-10 colour images, 3x32x32, 256 levels, 10 classes"
+    ),
     "iris": Entry("genbench.data.tabular:Iris", "iris flowers: 4 continuous features, 3 classes"),
     "wine": Entry("genbench.data.tabular:Wine", "wines: 13 continuous features, 3 classes"),
     "breast-cancer": Entry(

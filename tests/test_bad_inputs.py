@@ -161,6 +161,19 @@ BAD_INPUTS = [
     (["assignment", "check", "no-such-folder"], "no-such-folder: not a folder"),
     (["assignment"], "the following arguments are required: verb"),
     ([*RUN, "--impl", ""], "argument --impl: must be a path, not empty"),
+    # stored runs: sample and reproduce (the store's run has a result.json without a config)
+    (["sample", "nope"], "no run 'nope' under"),
+    (["sample", "vae", "-n", "0"], "argument -n: must be an integer >= 1, not 0"),
+    (["sample", "vae", "--seed", "-1"], "seed=-1 is not valid"),
+    (["sample", "vae", "--set", "model.hidden=3"], "model.hidden cannot be changed when sampling"),
+    (["sample", "vae", "--out", "grid.gif"], "the name must end in .png"),
+    (["sample", "vae"], "holds no config to rebuild the run from"),
+    (["sample", "vae", "--out", ""], "argument --out: must be a path, not empty"),
+    (["sample", ""], "a run id must not be empty"),
+    (["reproduce", "nope"], "no run 'nope' under"),
+    (["reproduce", "vae"], "holds no config to rebuild the run from"),
+    (["reproduce", "vae", "--results", ""], "argument --results: must be a path, not empty"),
+    (["reproduce", "vae", "--data-dir", ""], "argument --data-dir: must be a path, not empty"),
     # results, report, list, no command
     (["results", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
     (["results", "--out", ""], "argument --out: must be a path, not empty"),
@@ -213,6 +226,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_no_file(
     monkeypatch.chdir(store.parent)  # relative names (no-such-results) resolve beside the store
     if args and args[0] in ("run", "suite", "results") and "--out" not in args:
         args = [*args, "--out", str(store)]
+    if args and args[0] in ("sample", "reproduce") and "--results" not in args:
+        args = [*args, "--results", str(store)]
     before = snapshot(store.parent)
     code = cli.main(args)
     captured = capsys.readouterr()
@@ -226,7 +241,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_no_file(
 
 def test_bad_inputs_cover_every_command():
     commands = {args[0] for args, _ in BAD_INPUTS if args}
-    assert {"run", "suite", "results", "report", "list", "assignment"} <= commands
+    everything = {"run", "suite", "results", "report", "list", "assignment", "sample", "reproduce"}
+    assert everything <= commands
 
 
 def test_a_real_process_from_another_folder(store, tmp_path):

@@ -133,6 +133,22 @@ def download_file(
     raise GenbenchError(f"could not download {dest.name}: {'; '.join(failures) or 'no URLs'}")
 
 
+def hold_out(labels: np.ndarray, n_val: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) of the official training examples: a fixed stratified `n_val` of
+    them held out for validation (random_state=0), the rest for training. A count that cannot
+    be split so is a GenbenchError naming `name`'s data.n_val."""
+    try:
+        train, val = train_test_split(
+            np.arange(len(labels)), test_size=n_val, random_state=0, stratify=labels
+        )
+    except ValueError as error:
+        raise GenbenchError(
+            f"{name}: data.n_val={n_val} cannot be split stratified from "
+            f"{len(labels)} training images: {_one_line(error)}"
+        ) from error
+    return train, val
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
@@ -219,6 +235,13 @@ class IDXDataset(DatasetFamily):
         return images, labels
 
     @classmethod
+    def to_levels(cls, images: np.ndarray, config: Config, part: int) -> np.ndarray:
+        """The levels a file's images (n, 28, 28) uint8 are modelled in; `part` is 0 for the
+        training file, 1 for the test file. The grey levels themselves, unless a variant
+        (binarized MNIST) says otherwise."""
+        return images
+
+    @classmethod
     def describe(cls, config: Config) -> DataSpec:
         return DataSpec((1, IMAGE_SIZE, IMAGE_SIZE), num_levels=256, num_classes=NUM_CLASSES)
 
@@ -228,16 +251,8 @@ class IDXDataset(DatasetFamily):
         files = cls.ensure_files(raw, config.download)
         x_train, y_train = cls.read_pair(files[cls.train_images], files[cls.train_labels])
         x_test, y_test = cls.read_pair(files[cls.test_images], files[cls.test_labels])
-
-        try:
-            train_idx, val_idx = train_test_split(
-                np.arange(len(y_train)), test_size=config.n_val, random_state=0, stratify=y_train
-            )
-        except ValueError as error:
-            raise GenbenchError(
-                f"{cls.name}: data.n_val={config.n_val} cannot be split stratified from "
-                f"{len(y_train)} training images: {_one_line(error)}"
-            ) from error
+        x_train, x_test = cls.to_levels(x_train, config, 0), cls.to_levels(x_test, config, 1)
+        train_idx, val_idx = hold_out(y_train, config.n_val, cls.name)
 
         def split(x: np.ndarray, y: np.ndarray) -> Split:
             images = torch.from_numpy(x).unsqueeze(1)  # (n, 1, 28, 28) uint8

@@ -37,6 +37,9 @@ class GenerativeModel(EpochLossLogging, pl.LightningModule):
     monitor: ClassVar[str | None] = "val_loss"
     needs_levels: ClassVar[bool] = True  # discrete data only: likelihoods are of the levels
     needs_images: ClassVar[bool] = False  # examples must be (channels, height, width)
+    # Config keys read only by `sample` (no weight or buffer depends on them): the ones
+    # `genbench sample` may change when it draws from a stored run
+    sampling_keys: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type]
 
     def __init__(self, spec: DataSpec, config: Any) -> None:

@@ -67,6 +67,7 @@ class DDPM(GenerativeModel):
     likelihood = "bound"
     needs_images = True
     log_prob_kind = "vlb"
+    sampling_keys = ("sample_steps",)
 
     @dataclass
     class Config:

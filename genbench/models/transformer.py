@@ -30,6 +30,7 @@ from genbench.nets.transformer import Transformer as TransformerNet
 class Transformer(GenerativeModel):
     likelihood = "exact"
     log_prob_kind = "exact"
+    sampling_keys = ("temperature",)
 
     @dataclass
     class Config:

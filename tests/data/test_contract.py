@@ -1,15 +1,19 @@
 """The contract every registered dataset keeps, parametrized over the registry: its `describe()`
 (nothing loaded) agrees with the tensors `load()` gives, x is uint8 levels in range (or float32
 features), y int64 labels in range (or None), and the three splits partition the source data
-(each example in exactly one split). MNIST-family sets are read from files the test writes."""
+(each example in exactly one split). MNIST-family sets and CIFAR-10 are read from files the test
+writes."""
 
 import numpy as np
 import pytest
 import torch
 
 from genbench.config import resolve_data
+from genbench.data.binarized import BinarizedMNIST
+from genbench.data.cifar import CIFAR10
 from genbench.data.mnist import IDXDataset
 from genbench.registry import DATASETS, applies, describe, lookup
+from tests.data.test_cifar import write_batches
 from tests.data.test_mnist import write_family
 
 
@@ -28,6 +32,13 @@ def source(family, data_dir) -> tuple[torch.Tensor, torch.Tensor] | None:
         arrays = write_family(data_dir, family, gz=True)
         x = np.concatenate([arrays["train-images-idx3-ubyte"], arrays["t10k-images-idx3-ubyte"]])
         y = np.concatenate([arrays["train-labels-idx1-ubyte"], arrays["t10k-labels-idx1-ubyte"]])
+        if issubclass(family, BinarizedMNIST):  # its preset thresholds: x >= 128 -> 1
+            x = (x >= 128).astype(np.uint8)
+        return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    if issubclass(family, CIFAR10):
+        batches = write_batches(data_dir).values()
+        x = np.concatenate([images for images, _ in batches])
+        y = np.concatenate([labels for _, labels in batches])
         return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     if hasattr(family, "loader"):  # scikit-learn's embedded sets (tabular)
         bunch = family.loader()
@@ -43,7 +54,7 @@ def source(family, data_dir) -> tuple[torch.Tensor, torch.Tensor] | None:
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_dataset_contract(name, tmp_path):
     family = lookup("dataset", name).load()
-    overrides = ["data.n_val=10"] if issubclass(family, IDXDataset) else []
+    overrides = ["data.n_val=10"] if issubclass(family, IDXDataset | CIFAR10) else []
     config = resolve_data(name, overrides)
     spec = describe(name, config)
     everything = source(family, tmp_path)
