@@ -240,6 +240,15 @@ def resolve_data(dataset: str, overrides: list[str] | tuple[str, ...] = ()) -> A
     return build(schema, merged["data"], "data")
 
 
+def flatten(config: dict[str, Any], sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """{'model': {'lr': 0.1}} -> {'model.lr': 0.1}, for the given sections of a stored config."""
+    return {
+        f"{section}.{key}": value
+        for section in sections
+        for key, value in (config.get(section) or {}).items()
+    }
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """'model.latent_dim=8' -> ('model.latent_dim', 8), the value read as a YAML scalar."""
     key, sep, raw = text.partition("=")

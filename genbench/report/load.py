@@ -14,13 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from genbench.config import CONFIG_DIR, read_preset
+from genbench.config import CONFIG_DIR, SECTIONS, flatten, read_preset
 from genbench.errors import GenbenchError
 from genbench.registry import TABLES
 from genbench.results.store import RUNS, iter_results, warn_stderr
 
 SMOKE_PRESET = "quick"  # configs/trainer/quick.yaml: a smoke run, never a table's best
-SECTIONS = ("model", "data", "trainer", "eval")
 
 
 def load_runs(results: Path, warn: Callable[[str], None] = warn_stderr) -> pd.DataFrame:
@@ -73,15 +72,6 @@ def reproducible(config: dict[str, Any]) -> bool:
         config.get("dataset_name"), str
     )
     return names and isinstance(config.get("seed"), int)
-
-
-def flatten(config: dict[str, Any], sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
-    """{'model': {'lr': 0.1}} -> {'model.lr': 0.1}, for the given sections of a run config."""
-    return {
-        f"{section}.{key}": value
-        for section in sections
-        for key, value in (config.get(section) or {}).items()
-    }
 
 
 def variant_labels(table: pd.DataFrame) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from genbench.config import RunConfig, resolve
+from genbench.config import RunConfig, flatten, resolve
 from genbench.errors import GenbenchError
 from genbench.results.record import RunResult
 from genbench.results.store import RUNS, DamagedResult, load_result
@@ -59,8 +59,6 @@ def stored_overrides(config: dict) -> list[str]:
     """Every setting of a stored config as a `section.key=value` override (JSON values, which
     the overrides read back as the same values): applied after every preset, they give back
     the stored config whatever the presets say today."""
-    from genbench.report.load import flatten
-
     return [f"{key}={json.dumps(value)}" for key, value in flatten(config).items()]
 
 

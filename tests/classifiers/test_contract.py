@@ -15,9 +15,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genbench.classifiers.base import features
 from genbench.classifiers.neural import NeuralClassifier
-from genbench.config import resolve
+from genbench.config import SECTIONS, resolve
 from genbench.registry import CLASSIFIERS, lookup
-from genbench.report.load import SECTIONS
 from genbench.runner import load_dataset
 from tests.conftest import QUICK, TINY
 
