@@ -27,8 +27,17 @@ def write_plotly_js(out: Path) -> str:
     return SCRIPT
 
 
-def div(fig: object, name: str) -> str:
-    """The chart as an HTML <div> with its script, Plotly itself loaded by the page."""
+def chart(fig: object, name: str, title: str, x_title: str, y_title: str) -> str:
+    """The chart laid out (log x axis, legend below) as an HTML <div> with its script, Plotly
+    itself loaded by the page."""
+    fig.update_layout(  # type: ignore[attr-defined]
+        title=title,
+        xaxis={"type": "log", "title": f"{x_title} (log scale)"},
+        yaxis={"title": y_title},
+        legend=LEGEND_BELOW,
+        height=520,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+    )
     return fig.to_html(  # type: ignore[attr-defined]
         full_html=False, include_plotlyjs=False, div_id=name, config={"responsive": True}
     )
@@ -76,15 +85,7 @@ def pareto_chart(summary: pd.DataFrame, reference_fd: float | None, name: str) -
             annotation_text="training images",
             annotation_position="bottom right",
         )
-    fig.update_layout(
-        title="Sample quality against training time",
-        xaxis={"type": "log", "title": "training seconds (log scale)"},
-        yaxis={"title": "FD ↓"},
-        legend=LEGEND_BELOW,
-        height=520,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-    )
-    return div(fig, name)
+    return chart(fig, name, "Sample quality against training time", "training seconds", "FD ↓")
 
 
 def efficiency_chart(runs: pd.DataFrame, name: str) -> str | None:
@@ -106,12 +107,5 @@ def efficiency_chart(runs: pd.DataFrame, name: str) -> str | None:
                 error_y={"type": "data", "array": stats["std"].fillna(0)},
             )
         )
-    fig.update_layout(
-        title="Accuracy against training-set size (dashed: generative classifiers)",
-        xaxis={"type": "log", "title": "training examples (log scale)"},
-        yaxis={"title": "test accuracy ↑"},
-        legend=LEGEND_BELOW,
-        height=520,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-    )
-    return div(fig, name)
+    title = "Accuracy against training-set size (dashed: generative classifiers)"
+    return chart(fig, name, title, "training examples", "test accuracy ↑")
