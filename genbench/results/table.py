@@ -26,6 +26,7 @@ HEADLINE = ("bpd", "fd", "accuracy", "train_seconds")  # the default view's metr
 COMPACT = (SHORT_ID, "model", "dataset", "seed", "status")
 COLUMNS = (SHORT_ID, *IDENTITY, *(m.name for m in METRICS), *TEXT_METRICS)  # --columns' names
 WIDTH = 100  # the default view fits this many characters
+PAGE_ROWS = 40  # more rows than a page holds: a longtable
 LATEX_WIDTH = 64  # characters (\small, 4pt column gaps) that fit a portrait article's 345pt
 ID_WIDTH = 10  # to fit, the short id is cut to this many first
 MISSING = "-"
@@ -216,16 +217,26 @@ def to_markdown(grid: Grid) -> str:
 
 
 def to_latex(grid: Grid) -> str:
-    """A booktabs tabular in \\small with 4pt column gaps, every header and cell escaped."""
+    """A booktabs table in \\small with 4pt column gaps, every header and cell escaped: a
+    tabular, or past PAGE_ROWS rows a longtable, which breaks across pages, header repeated."""
     headers, rows, right = grid
     tex = [" & ".join(c.translate(LATEX) for c in row) + r" \\" for row in (headers, *rows)]
     spec = "".join("r" if r else "l" for r in right)
+    env = "longtable" if len(rows) > PAGE_ROWS else "tabular"
+    needs = r"\usepackage{booktabs}" + (
+        r" and \usepackage{longtable}" if env == "longtable" else ""
+    )
     lines = [
-        r"% genbench results; needs \usepackage{booktabs}",
+        f"% genbench results; needs {needs}",
         r"{\small\setlength{\tabcolsep}{4pt}%",
-        rf"\begin{{tabular}}{{{spec}}}",
+        rf"\begin{{{env}}}{{{spec}}}",
+        r"\toprule",
+        tex[0],
+        r"\midrule",
     ]
-    lines += [r"\toprule", tex[0], r"\midrule", *tex[1:], r"\bottomrule", r"\end{tabular}}"]
+    if env == "longtable":
+        lines += [r"\endhead"]
+    lines += [*tex[1:], r"\bottomrule", rf"\end{{{env}}}}}"]
     return "\n".join(lines) + "\n"
 
 

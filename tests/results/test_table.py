@@ -5,6 +5,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -192,7 +193,7 @@ def test_markdown_shows_missing_metrics_as_a_dash(capsys, tmp_path):
 
 
 # a portrait article page, 345pt of text: the default columns fit it
-PAGE = "\\documentclass{article}\n\\usepackage{booktabs}\n"
+PAGE = "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{longtable}\n"
 
 
 def compile_latex(tmp_path: Path, table: str, name: str) -> str:
@@ -203,6 +204,8 @@ def compile_latex(tmp_path: Path, table: str, name: str) -> str:
     if found.returncode != 0 or not found.stdout.strip():
         pytest.skip("booktabs.sty is not installed (apt-get install texlive-latex-recommended)")
     body = f"\\begin{{document}}\n\\begin{{table}}\n\\centering\n{table}\\end{{table}}\n"
+    if "{longtable}" in table:  # a longtable breaks across pages: never inside a float
+        body = f"\\begin{{document}}\n{table}"
     (tmp_path / f"{name}.tex").write_text(f"{PAGE}{body}\\end{{document}}\n")
     proc = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
@@ -226,6 +229,16 @@ def test_latex_compiles_with_booktabs_and_fits_the_page(capsys, tmp_path, fixtur
         assert "tuned\\_\\#1\\&\\{x\\}\\~{}\\^{}\\$\\textbackslash{}" in every
         assert "run\\_id" in every and "a\\_b\\%c\\&d\\#e\\$f\\{g\\}h\\~{}i" in every
         compile_latex(tmp_path, every, "all")  # compiles; too wide for a page, as --all may be
+
+
+def test_more_rows_than_a_page_holds_make_a_longtable_that_breaks_across_pages(capsys, tmp_path):
+    runs = [RunResult(run_id("vae", "digits", seed), "vae", "digits", seed, "done",
+                      metrics=GENERATIVE) for seed in range(90)]  # fmt: skip
+    latex = results(capsys, *store(tmp_path / "results", *runs), "--format", "latex")
+    assert "\\begin{longtable}" in latex and "\\endhead" in latex
+    log = compile_latex(tmp_path, latex, "long")
+    pages = int(re.search(r"Output written on long\.pdf \((\d+) pages", log).group(1))
+    assert "Overfull" not in log and pages >= 2
 
 
 def test_every_valid_column_name_is_accepted(capsys, tmp_path):
