@@ -54,8 +54,10 @@ def score_generative(
     space: FeatureSpace | None = None,
 ) -> dict[str, Any]:
     """Score a trained model on the test split; write samples.png, reconstructions.png and
-    memorization.png. Evaluation draws its random numbers from `seed`, so a resumed run scores
-    the same. Sample quality needs a feature `space` and `eval.quality_samples` > 0."""
+    memorization.png for images, samples.txt for sequences (whose image metrics are skipped,
+    `sample_quality_not_applicable` says so). Evaluation draws its random numbers from `seed`,
+    so a resumed run scores the same. Sample quality needs a feature `space` and
+    `eval.quality_samples` > 0."""
     model.eval()
     device = model.device
     torch.manual_seed(seed)
