@@ -36,6 +36,14 @@ DATASETS: dict[str, Entry] = {
         "genbench.data.bars:Bars",
         "bars and stripes on an n x n grid, 2 levels; true entropy known (synthetic)",
     ),
+    "markov": Entry(
+        "genbench.data.markov:Markov",
+        "windows of a random order-k Markov chain over a small alphabet; exact entropy (synthetic)",
+    ),
+    "text": Entry(
+        "genbench.data.text:Text",
+        "a local UTF-8 text file (data.path), characters or byte-level BPE, contiguous split",
+    ),
     "mnist": Entry("genbench.data.mnist:MNIST", "MNIST handwritten digits, 28x28, 256 levels"),
     "fashion-mnist": Entry(
         "genbench.data.mnist:FashionMNIST", "Fashion-MNIST clothing images, 28x28, 256 levels"

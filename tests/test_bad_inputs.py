@@ -125,6 +125,8 @@ BAD_INPUTS = [
     (["run", "--model", "bayes-gan", "--dataset", "digits"], "gan has none"),
     (["run", "--model", "svm", "--dataset", "bars"], "a classifier needs labels"),
     (["run", "--model", "vae", "--dataset", "iris"], "does not apply to iris"),
+    (["run", "--model", "gan", "--dataset", "markov"], "gan does not apply to markov: gan needs"),
+    (setting("data.path=no-such.txt", dataset="text"), "data.path=no-such.txt: no such file"),
     # the run command's own arguments
     ([*RUN, "--seed", "-1"], "seed=-1 is not valid: must be an integer in [0, 4294967295]"),
     ([*RUN, "--seed", "99999999999999999999"], "seed=99999999999999999999 is not valid"),

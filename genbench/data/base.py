@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -30,7 +31,8 @@ class DataSpec:
 
 @dataclass
 class Split:
-    """One split: x is (n, *shape) uint8 levels (or float32 if continuous), y is (n,) int64."""
+    """One split: x is (n, *shape) levels, uint8 (int64 beyond 256 levels: `level_dtype`), or
+    float32 if continuous; y is (n,) int64."""
 
     x: Tensor
     y: Tensor | None
@@ -53,6 +55,12 @@ class Dataset:
     val: Split
     test: Split
     entropy_bits: float | None = None  # true entropy of one example in bits, where known
+    # sequences (examples of shape (T,)): where known, the true entropy per token in the long
+    # run; how to write one example (T,) as text; the UTF-8 bytes each test example stands
+    # for, (n,) int64, so that models of differently tokenized text compare in bits per byte
+    entropy_rate_bits: float | None = None
+    decode: Callable[[Tensor], str] | None = None
+    test_bytes: Tensor | None = None
 
     @property
     def entropy_bpd(self) -> float | None:
@@ -117,10 +125,15 @@ class DatasetFamily:
         raise NotImplementedError
 
 
+def level_dtype(num_levels: int) -> torch.dtype:
+    """How levels are stored: uint8 up to 256 levels (images), int64 beyond (token ids)."""
+    return torch.uint8 if num_levels <= 256 else torch.int64
+
+
 def as_levels(x: Tensor, num_levels: int) -> Tensor:
-    """Check that x holds ints in [0, num_levels) and return it as uint8 (levels <= 256)."""
+    """Check that x holds ints in [0, num_levels) and return it as `level_dtype(num_levels)`."""
     if x.is_floating_point() and not torch.equal(x, x.round()):
         raise ValueError("discrete data must hold whole numbers")
     if x.min() < 0 or x.max() >= num_levels:
         raise ValueError(f"values must lie in [0, {num_levels}), got [{x.min()}, {x.max()}]")
-    return x.to(torch.uint8)
+    return x.to(level_dtype(num_levels))

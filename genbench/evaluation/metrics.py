@@ -49,6 +49,8 @@ METRICS: tuple[Metric, ...] = (
     M("entropy_bpd", "true entropy", None, ".4f"),
     M("entropy_gap", "entropy gap", "lower", "+.4f"),
     M("entropy_gap_iwae", "entropy gap (iwae)", "lower", "+.4f"),
+    M("entropy_rate_bpc", "entropy rate", None, ".4f", "true entropy rate (bits/token)"),
+    M("bits_per_byte", "bits/byte", "lower", ".4f", "test bits per byte"),
     M("recon_bpd", "recon bpd", "lower", ".4f", "recon bpd"),
     M("recon_bpd_se", "recon bpd se", None, ".4f"),
     M("recon_mse", "recon mse", "lower", ".5f", "recon mse"),
@@ -85,6 +87,10 @@ DEFINITIONS = {
     "entropy_bpd": "the data's true entropy in bits per dimension, known for this dataset: no "
     "model's exact bpd can be below it",
     "entropy_gap": "bpd minus the true entropy: 0 is the best any model can do",
+    "entropy_rate_bpc": "a sequence's true entropy per token in the long run; a window's first "
+    "tokens, predicted with less context, cost more, so bpd stays a little above it",
+    "bits_per_byte": "the model's total bits on the test text over its UTF-8 bytes: compares "
+    "models whatever their tokenization",
     "fd": "Fréchet distance between Gaussians fitted to the samples' and the test images' "
     "features ({space})",
     "kd": "kernel distance: squared MMD, cubic polynomial kernel, between the samples' and the "

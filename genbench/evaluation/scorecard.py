@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,8 +54,10 @@ def score_generative(
     space: FeatureSpace | None = None,
 ) -> dict[str, Any]:
     """Score a trained model on the test split; write samples.png, reconstructions.png and
-    memorization.png. Evaluation draws its random numbers from `seed`, so a resumed run scores
-    the same. Sample quality needs a feature `space` and `eval.quality_samples` > 0."""
+    memorization.png for images, samples.txt for sequences (whose image metrics are skipped,
+    `sample_quality_not_applicable` says so). Evaluation draws its random numbers from `seed`,
+    so a resumed run scores the same. Sample quality needs a feature `space` and
+    `eval.quality_samples` > 0."""
     model.eval()
     device = model.device
     torch.manual_seed(seed)
@@ -68,11 +71,16 @@ def score_generative(
         )
         metrics["bpd_n"] = len(x_scored)  # of the test split's len(x)
         metrics["test_examples"] = len(x)
+        metrics |= sequence_likelihood(metrics["bpd"], len(x_scored), data)
     # on the likelihood's examples: the VAE's recon_bpd is a term of its bound, so they compare
     metrics.update(reconstruction_metrics(model, x_scored, cfg.batch_size))
 
+    images = len(data.spec.shape) == 3
+    quality = space is not None and cfg.quality_samples > 0 and images
+    if not images and cfg.quality_samples > 0:
+        metrics["sample_quality_not_applicable"] = SEQUENCE_QUALITY
     generator = torch.Generator(device=device).manual_seed(seed)
-    n = max(cfg.quality_samples, cfg.n_samples)
+    n = max(cfg.quality_samples if quality else 0, cfg.n_samples)
     synchronize(device)
     started = time.perf_counter()
     samples = torch.cat(
@@ -81,14 +89,40 @@ def score_generative(
     synchronize(device)
     metrics["samples_per_second"] = n / (time.perf_counter() - started)
     samples = samples.cpu()
-    if space is not None and cfg.quality_samples > 0:
-        quality = sample_quality(samples[: cfg.quality_samples], data, space, seed)
-        metrics.update(quality)
-        if out_dir is not None and len(data.spec.shape) == 3:
+    if quality:
+        metrics.update(sample_quality(samples[: cfg.quality_samples], data, space, seed))
+        if out_dir is not None:
             save_closest_pairs(samples[: cfg.quality_samples], data, out_dir / "memorization.png")
-    if out_dir is not None and len(data.spec.shape) == 3:
+    if out_dir is not None and images:
         save_grids(model, samples[: cfg.n_samples], x, data, cfg, out_dir)
+    if out_dir is not None and data.decode is not None:
+        save_text(samples[: cfg.n_samples], data.decode, out_dir / "samples.txt")
     return metrics
+
+
+SEQUENCE_QUALITY = (
+    "FD, KD, precision/recall, density/coverage and memorization are measured on images only"
+)
+
+
+def sequence_likelihood(bpd: float, n: int, data: Dataset) -> dict[str, float]:
+    """For sequences: the true entropy rate (bits per token in the long run) where the dataset
+    knows it, and bits per byte where it knows the UTF-8 bytes of its test examples: the
+    model's total bits on the first n test examples (bpd D n) over their bytes."""
+    metrics: dict[str, float] = {}
+    if data.entropy_rate_bits is not None:
+        metrics["entropy_rate_bpc"] = data.entropy_rate_bits
+    if data.test_bytes is not None:
+        metrics["bits_per_byte"] = bpd * data.spec.dim * n / int(data.test_bytes[:n].sum())
+    return metrics
+
+
+def save_text(samples: Tensor, decode: Callable[[Tensor], str], path: Path) -> None:
+    """samples.txt: each sample (n, T) decoded to text, one per line; a backslash and a line
+    break inside a sample are written \\\\, \\n and \\r, so lines and samples are one to one."""
+    escapes = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
+    lines = [decode(x).translate(str.maketrans(escapes)) for x in samples]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 def sample_quality(

@@ -99,7 +99,8 @@ REQUIRED = {
     "metrics": dict,
 }
 NUMBER = (int, float, type(None))  # a metric's value (null: not defined, e.g. no time passed)
-TEXT_METRICS = ("feature_space", "knn_not_applicable")  # and every "*_kind": names, not numbers
+# and every "*_kind": names, not numbers
+TEXT_METRICS = ("feature_space", "knn_not_applicable", "sample_quality_not_applicable")
 
 
 class DamagedResult(Exception):

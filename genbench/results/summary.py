@@ -52,6 +52,8 @@ def summary(result: RunResult, directory: Path, reused: bool) -> str:
         rows.append((label, metric.format(m[metric.name])))
     if "knn_not_applicable" in m:
         rows.append(("n/a because", m["knn_not_applicable"]))
+    if "sample_quality_not_applicable" in m:
+        rows.append(("sample quality n/a", m["sample_quality_not_applicable"]))
     if "train_seconds" in m:
         epochs = f", best epoch {m['best_epoch']} of {m['epochs']}" if "best_epoch" in m else ""
         rows.append(("train time", f"{m['train_seconds']:.1f} s{epochs}"))

@@ -102,7 +102,7 @@ def run(
             # before training: a multi-process run's environment must not reach the extractor's
             # own Trainer, and later runs find it cached
             space = None
-            if cfg.eval.quality_samples > 0:
+            if cfg.eval.quality_samples > 0 and len(data.spec.shape) == 3:  # images only
                 space = quality_space(cfg, data, data_dir, out, announce)
             result = train_and_score(cfg, data, model, directory, progress, announce, space)
             assert result is not None  # rank 0 scores

@@ -1,17 +1,19 @@
 """The contract every registered dataset keeps, parametrized over the registry: its `describe()`
-(nothing loaded) agrees with the tensors `load()` gives, x is uint8 levels in range (or float32
-features), y int64 labels in range (or None), and the three splits partition the source data
-(each example in exactly one split). MNIST-family sets and CIFAR-10 are read from files the test
-writes."""
+(nothing loaded) agrees with the tensors `load()` gives, x is levels in range, uint8 up to 256
+levels and int64 beyond (or float32 features), y int64 labels in range (or None), and the three
+splits partition the source data (each example in exactly one split). MNIST-family sets,
+CIFAR-10 and text are read from files the test writes."""
 
 import numpy as np
 import pytest
 import torch
 
 from genbench.config import resolve_data
+from genbench.data.base import level_dtype
 from genbench.data.binarized import BinarizedMNIST
 from genbench.data.cifar import CIFAR10
 from genbench.data.mnist import IDXDataset
+from genbench.data.text import Text
 from genbench.registry import DATASETS, applies, describe, lookup
 from tests.data.test_cifar import write_batches
 from tests.data.test_mnist import write_family
@@ -55,6 +57,9 @@ def source(family, data_dir) -> tuple[torch.Tensor, torch.Tensor] | None:
 def test_dataset_contract(name, tmp_path):
     family = lookup("dataset", name).load()
     overrides = ["data.n_val=10"] if issubclass(family, IDXDataset | CIFAR10) else []
+    if family is Text:
+        (tmp_path / "text.txt").write_text("To be, or not to be: that is the question.\n" * 200)
+        overrides = [f"data.path={tmp_path / 'text.txt'}", "data.block_size=16"]
     config = resolve_data(name, overrides)
     spec = describe(name, config)
     everything = source(family, tmp_path)
@@ -65,7 +70,8 @@ def test_dataset_contract(name, tmp_path):
         if spec.num_levels is None:
             assert split.x.dtype == torch.float32
         else:
-            assert split.x.dtype == torch.uint8 and int(split.x.max()) < spec.num_levels
+            assert split.x.dtype == level_dtype(spec.num_levels)
+            assert int(split.x.min()) >= 0 and int(split.x.max()) < spec.num_levels
         if spec.num_classes is None:
             assert split.y is None
         else:
@@ -88,5 +94,12 @@ def test_applies_says_why_a_model_does_not_fit_a_dataset():
     assert applies("logreg", bars) == "a classifier needs labels"
     assert applies("cnn", iris).startswith("cnn needs images")
     assert applies("vae", bars) is None and applies("logreg", iris) is None
+    markov = describe("markov", resolve_data("markov"))
+    assert (
+        applies("gan", markov) == "gan needs images (channels, height, width), not examples of "
+        f"shape {markov.shape}"
+    )
+    assert applies("ddpm", markov).startswith("ddpm needs images")
+    assert applies("transformer", markov) is None
     small = describe("bars", resolve_data("bars", ["data.size=3", "model.ignored=1"]))
     assert small.shape == (1, 3, 3)
