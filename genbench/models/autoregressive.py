@@ -103,3 +103,27 @@ class Autoregressive(GenerativeModel):
             token = self.output.sample(logits / self.config.temperature, generator)  # (n, 1)
             x[:, t] = token[:, 0]
         return x.view(n, *self.spec.shape)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with weight decay on the weight matrices and embeddings (every parameter of 2
+        or more dimensions; biases and LayerNorm gains are exempt, as in nanoGPT) and a one-cycle
+        schedule (Smith and Topin, 2019) over the whole run, stepped per batch: `model.lr` is
+        its peak."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {
+                "params": [p for p in params if p.dim() >= 2],
+                "weight_decay": self.config.weight_decay,
+            },
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=self.config.lr)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=self.config.lr,
+            total_steps=int(self.trainer.estimated_stepping_batches),
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -15,9 +15,8 @@ log_prob are parallel, sampling draws one token after another with a cache of ke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import torch
 from torch import Tensor
 
 from genbench.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, Probability
@@ -72,26 +71,3 @@ class Transformer(Autoregressive):
     def initial_state(self) -> list[KVCache]:
         """Empty key/value caches, one per block, for sampling."""
         return self.net.new_caches()
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        """AdamW with weight decay on the weight matrices and embeddings (every parameter of 2
-        or more dimensions; biases and LayerNorm gains are exempt, as in nanoGPT) and a one-cycle
-        schedule (Smith and Topin, 2019) over the whole run, stepped per batch."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {
-                "params": [p for p in params if p.dim() >= 2],
-                "weight_decay": self.config.weight_decay,
-            },
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.AdamW(groups, lr=self.config.lr)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=self.config.lr,
-            total_steps=int(self.trainer.estimated_stepping_batches),
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }

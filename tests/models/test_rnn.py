@@ -25,6 +25,7 @@ def make_model(cell="lstm", temperature=1.0, spec=SPEC, seed=0, random=True, **s
         "hidden": 8,
         "layers": 2,
         "dropout": 0.0,
+        "positions": True,
         "lr": 1e-3,
         "weight_decay": 0.0,
         "temperature": temperature,
@@ -44,10 +45,14 @@ def index(x: torch.Tensor) -> torch.Tensor:
     return (x.long() * LEVELS ** torch.arange(LENGTH - 1, -1, -1)).sum(1)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_probabilities_of_all_sequences_sum_to_one(cell):
-    model = make_model(cell)
+CELLS = [("lstm", True), ("gru", False)]  # (model.cell, model.positions)
+
+
+@pytest.mark.parametrize(("cell", "positions"), CELLS)
+def test_probabilities_of_all_sequences_sum_to_one(cell, positions):
+    model = make_model(cell, positions=positions)
     assert isinstance(model.rnn, {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell])
+    assert (model.position is not None) == positions
     with torch.no_grad():
         log_p = model.log_prob(ALL)
     assert log_p.shape == (LEVELS**LENGTH,)
@@ -55,12 +60,12 @@ def test_probabilities_of_all_sequences_sum_to_one(cell):
     assert log_p.max() - log_p.min() > 2.0  # far from uniform: the check has something to see
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_token_by_token_with_the_hidden_state_gives_the_one_pass_logits(cell):
+@pytest.mark.parametrize(("cell", "positions"), CELLS)
+def test_token_by_token_with_the_hidden_state_gives_the_one_pass_logits(cell, positions):
     """Sampling's path (one token at a time, the state carried) computes the same conditionals
     as training's (the whole shifted sequence at once); on 2-D images as on sequences."""
     for spec in (SPEC, DataSpec((1, 2, 3), num_levels=3, num_classes=None)):
-        model = make_model(cell, spec=spec)
+        model = make_model(cell, spec=spec, positions=positions)
         x = torch.randint(0, 3, (5, *spec.shape), generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             whole = model.logits(x)  # (5, D, L)
@@ -108,7 +113,7 @@ def test_on_a_markov_chain_it_reaches_the_true_likelihood(cell):
     NLL comes within 1% of the chain's own."""
     data = markov_dataset()
     model = make_model(cell, spec=data.spec, random=False, hidden=16, layers=1, lr=0.03)
-    fit(model, data, steps=40, batch_size=250)
+    fit(model, data, steps=60, batch_size=250)
     model.eval()
     with torch.no_grad():
         nll = -model.log_prob(data.test.x).mean().item()
