@@ -79,6 +79,14 @@ MODELS: dict[str, Entry] = {
         "genbench.models.transformer:Transformer",
         "decoder-only transformer over pixels in raster order; exact log p(x)",
     ),
+    "rnn": Entry(
+        "genbench.models.rnn:RNN",
+        "autoregressive LSTM or GRU over the tokens in raster order; exact log p(x)",
+    ),
+    "hmm": Entry(
+        "genbench.models.hmm:HMM",
+        "hidden Markov model over the tokens, categorical emissions; exact log p(x) (forward)",
+    ),
 }
 
 SKLEARN = ("model", "data")  # fitted by scikit-learn: no trainer, no generative evaluation
@@ -127,6 +135,14 @@ CLASSIFIERS: dict[str, Entry] = {
     "bayes-transformer": Entry(
         "genbench.classifiers.bayes:BayesTransformer",
         "generative classifier: conditional transformer p(x|y), Bayes' rule, exact likelihood",
+    ),
+    "bayes-rnn": Entry(
+        "genbench.classifiers.bayes:BayesRNN",
+        "generative classifier: conditional LSTM p(x|y), Bayes' rule, exact likelihood",
+    ),
+    "bayes-hmm": Entry(
+        "genbench.classifiers.bayes:BayesHMM",
+        "generative classifier: one HMM per class, Bayes' rule with the forward algorithm",
     ),
     "bayes-ddpm": Entry(
         "genbench.classifiers.bayes:BayesDDPM",

@@ -1,16 +1,16 @@
 """Generative classifiers by Bayes' rule, over any registered generative model with a likelihood.
 
 A class-conditional model p(x|y) is trained with the labels where the model supports it
-(`model.conditional: true`: the VAE, the transformer), else one model per class on that class's
-examples;
-the prior p(y) is the class frequency in the training labels, and
+(`model.conditional: true`: the VAE, the transformer, the RNN, the HMM), else one model per
+class on that class's examples; the prior p(y) is the class frequency in the training labels, and
 
     predict(x)       = argmax_y  log p(x|y) + log p(y)
     predict_proba(x) = softmax_y (log p(x|y) + log p(y))
 
-with log p(x|y) the model's tightest estimate: exact for the transformer, the IWAE bound for the
-VAE, the variational bound for DDPM. This is scikit-learn's naive Bayes pattern (a joint
-log-likelihood per class), with a deep generative model in place of the factorized one.
+with log p(x|y) the model's tightest estimate: exact for the transformer, the RNN and the HMM,
+the IWAE bound for the VAE, the variational bound for DDPM. This is scikit-learn's naive Bayes
+pattern (a joint log-likelihood per class), with a deep generative model in place of the
+factorized one.
 """
 
 from __future__ import annotations
@@ -290,3 +290,5 @@ def bayes_family(model: str) -> type[BayesFamily]:
 BayesVAE = bayes_family("vae")
 BayesTransformer = bayes_family("transformer")
 BayesDDPM = bayes_family("ddpm")
+BayesRNN = bayes_family("rnn")
+BayesHMM = bayes_family("hmm")

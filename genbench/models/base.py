@@ -99,6 +99,12 @@ class GenerativeModel(EpochLossLogging, pl.LightningModule):
             for kind in per_class[0]
         }
 
+    def sample_classes(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """(n,) labels drawn from the class prior p(y), for a conditional model's samples."""
+        return torch.multinomial(
+            self.class_log_prior.exp(), n, replacement=True, generator=generator
+        )
+
     def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
         """Every likelihood estimate the model has, kind -> (n,) nats; the first is the headline.
 
