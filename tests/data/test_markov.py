@@ -86,18 +86,18 @@ def test_the_dataset_is_fixed_by_its_seed_and_states_its_entropy():
     assert a.entropy_rate_bits < 0.8 * math.log2(config.alphabet)
     assert a.entropy_rate_bits < a.entropy_bpd < a.entropy_rate_bits * 1.01
     text = a.decode(a.train.x[0])
-    assert len(text) == T and set(text) <= set("abcdefgh")
+    assert len(text) == T and set(text) <= set(markov.SYMBOLS[: config.alphabet])
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("overrides", "message"),
     [
-        ("data.order=5", "alphabet^order must be at most 4096"),
-        ("data.block_size=2", "data.block_size=2 is not valid: must exceed data.order (2)"),
-        ("data.alphabet=27", "data.alphabet=27 is not valid"),
-        ("data.concentration=0", "data.concentration=0 is not valid"),
+        (["data.alphabet=8", "data.order=5"], "alphabet^order must be at most 4096"),
+        (["data.order=3", "data.block_size=3"], "must exceed data.order (3)"),
+        (["data.alphabet=27"], "data.alphabet=27 is not valid"),
+        (["data.concentration=0"], "data.concentration=0 is not valid"),
     ],
 )
-def test_bad_settings_are_named(override, message):
+def test_bad_settings_are_named(overrides, message):
     with pytest.raises(GenbenchError, match=re.escape(message)):
-        resolve_data("markov", [override])
+        resolve_data("markov", overrides)
