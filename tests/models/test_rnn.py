@@ -3,6 +3,9 @@ import torch
 
 from genbench.data.base import DataSpec
 from genbench.models.rnn import RNN
+from genbench.registry import applies
+from genbench.runner import run
+from tests.conftest import tiny_config
 from tests.models.sequences import (
     all_sequences,
     chi_square_pvalue,
@@ -119,3 +122,20 @@ def test_on_a_markov_chain_it_reaches_the_true_likelihood(cell):
         nll = -model.log_prob(data.test.x).mean().item()
     true = -markov_log_prob(data.test.x).mean().item()
     assert nll < 1.01 * true
+
+
+def test_a_run_on_bars_never_beats_the_true_entropy(tmp_path):
+    """A run on bars (images of 2 levels with a known entropy H): its exact test NLL, an
+    estimate of H + KL, is not below H by more than 3 standard errors."""
+    cfg = tiny_config("rnn", "bars", "trainer.max_epochs=2", "eval.quality_samples=0")
+    m = run(cfg, tmp_path).result["metrics"]
+    assert m["bpd_kind"] == "exact" and m["bpd"] < 1.0  # 2 levels: uniform is 1 bit/dim
+    assert m["entropy_gap"] >= -3 * m["bpd_se"]
+
+
+def test_applies_to_sequences_as_to_images():
+    """Not image-only: a 1-D dataset of discrete levels (a sequence dataset's DataSpec) takes
+    the model and, with labels, its generative classifier; continuous data does not."""
+    assert applies("rnn", DataSpec((16,), num_levels=5, num_classes=None)) is None
+    assert applies("bayes-rnn", DataSpec((16,), num_levels=5, num_classes=3)) is None
+    assert applies("rnn", DataSpec((16,), num_levels=None, num_classes=None)) is not None
