@@ -64,6 +64,10 @@ MODELS: dict[str, Entry] = {
         "genbench.models.transformer:Transformer",
         "decoder-only transformer over pixels in raster order; exact log p(x)",
     ),
+    "flow": Entry(
+        "genbench.models.flow:Flow",
+        "RealNVP/Glow normalizing flow (multi-scale affine couplings); dequantization bound",
+    ),
 }
 
 SKLEARN = ("model", "data")  # fitted by scikit-learn: no trainer, no generative evaluation
@@ -116,6 +120,10 @@ CLASSIFIERS: dict[str, Entry] = {
     "bayes-ddpm": Entry(
         "genbench.classifiers.bayes:BayesDDPM",
         "generative classifier: one DDPM per class, Bayes' rule with the variational bound",
+    ),
+    "bayes-flow": Entry(
+        "genbench.classifiers.bayes:BayesFlow",
+        "generative classifier: one flow per class, Bayes' rule with its dequantization bound",
     ),
 }
 

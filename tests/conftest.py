@@ -18,6 +18,7 @@ TINY: dict[str, list[str]] = {
     "vae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4"],
     "ae": ["model.hidden=32", "model.layers=1", "model.latent_dim=4", "model.gmm_components=2"],
     "transformer": ["model.n_layer=1", "model.n_embd=16", "model.n_head=2"],
+    "flow": ["model.couplings=2", "model.hidden=8", "model.blocks=1"],
 }
 QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8", "eval.quality_samples=50"]
 

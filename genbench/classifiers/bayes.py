@@ -290,3 +290,4 @@ def bayes_family(model: str) -> type[BayesFamily]:
 BayesVAE = bayes_family("vae")
 BayesTransformer = bayes_family("transformer")
 BayesDDPM = bayes_family("ddpm")
+BayesFlow = bayes_family("flow")

@@ -25,6 +25,7 @@ TINY_CLASSIFIER = {
     "cnn": ["model.channels=4", "model.hidden=16", *ONE_EPOCH],
     "bayes-vae": [*TINY["vae"], *QUICK, *ONE_EPOCH, "eval.iwae_k=2"],
     "bayes-transformer": [*TINY["transformer"], *QUICK, *ONE_EPOCH],
+    "bayes-flow": [*TINY["flow"], *QUICK, *ONE_EPOCH],
     "bayes-ddpm": [*TINY["ddpm"], *QUICK, *ONE_EPOCH, "model.timesteps=8", "model.sample_steps=8"],
 }
 # whose numbers follow a random_state parameter (the others are deterministic given the data)
