@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -99,6 +99,7 @@ class Flow(GenerativeModel):
         dequantization: Literal["uniform", "variational"]
         dequant_couplings: PositiveInt  # couplings of the flow q(u|x) (variational only)
         lr: PositiveFloat
+        lr_schedule: Literal["constant", "cosine"]  # cosine: from lr to 0 over the whole run
         weight_decay: NonNegativeFloat
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
@@ -184,6 +185,21 @@ class Flow(GenerativeModel):
         if self.config.dequantization == "uniform":
             return {"dequantized": self.log_prob(x)}
         return {f"dequantized-iw-{num_samples}": self.log_prob(x, num_samples)}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW; with `lr_schedule: cosine` the rate falls from lr to 0 along a half cosine
+        over the run's optimizer steps (Loshchilov and Hutter, 2017), stepped per batch."""
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+        if self.config.lr_schedule == "constant":
+            return {"optimizer": optimizer}
+        steps = int(self.trainer.estimated_stepping_batches)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def from_latent(self, z: Tensor) -> Tensor:
         """z (n, D) -> v (n, *shape), the inverse of `to_latent`; v lies outside [0, L)^D where

@@ -18,7 +18,8 @@ def make_flow(shape, num_levels, seed=0, noise=0.05, **settings):
     torch.manual_seed(seed)
     config = dict(
         scales=1, couplings=2, hidden=8, blocks=1, invconv=False, dropout=0.0, logit_alpha=0.05,
-        dequantization="uniform", dequant_couplings=2, lr=1e-3, weight_decay=0.0,
+        dequantization="uniform", dequant_couplings=2, lr=1e-3, lr_schedule="constant",
+        weight_decay=0.0,
     )  # fmt: skip
     flow = Flow(DataSpec(shape, num_levels, None), Flow.Config(**{**config, **settings}))
     flow = flow.double().train()
@@ -40,6 +41,18 @@ def test_the_transform_inverts_in_float64(scales, invconv):
         assert (flow.from_latent(z_of_v) - v).abs().max() < 1e-10
         assert (flow.to_latent(flow.from_latent(z))[0] - z).abs().max() < 1e-10
         assert (logdet - flow.to_latent(v / 2)[1]).abs().min() > 0.1  # not a linear map
+
+
+def test_mnist_sized_images_take_three_scales_and_sample_levels():
+    """28x28 -> squeeze 14x14 -> squeeze 7x7; the inverse holds there too."""
+    flow = make_flow((1, 28, 28), 256, scales=3)
+    v = torch.rand(2, 1, 28, 28, dtype=torch.float64) * 256
+    with torch.no_grad():
+        z, _ = flow.to_latent(v)
+        assert z.shape == (2, 784) and (flow.from_latent(z) - v).abs().max() < 1e-10
+        x = flow.sample(3, torch.Generator().manual_seed(0))
+    assert x.shape == (3, 1, 28, 28) and x.min() >= 0 and x.max() <= 255
+    assert x.float().std() > 10  # levels spread over the range, not one value
 
 
 def test_squeeze_and_coupling_invert_and_the_coupling_keeps_its_masked_entries():
