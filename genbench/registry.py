@@ -87,6 +87,10 @@ MODELS: dict[str, Entry] = {
         "genbench.models.hmm:HMM",
         "hidden Markov model over the tokens, categorical emissions; exact log p(x) (forward)",
     ),
+    "flow": Entry(
+        "genbench.models.flow:Flow",
+        "RealNVP/Glow normalizing flow (multi-scale affine couplings); dequantization bound",
+    ),
 }
 
 SKLEARN = ("model", "data")  # fitted by scikit-learn: no trainer, no generative evaluation
@@ -147,6 +151,10 @@ CLASSIFIERS: dict[str, Entry] = {
     "bayes-ddpm": Entry(
         "genbench.classifiers.bayes:BayesDDPM",
         "generative classifier: one DDPM per class, Bayes' rule with the variational bound",
+    ),
+    "bayes-flow": Entry(
+        "genbench.classifiers.bayes:BayesFlow",
+        "generative classifier: one flow per class, Bayes' rule with its dequantization bound",
     ),
 }
 

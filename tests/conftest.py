@@ -20,6 +20,7 @@ TINY: dict[str, list[str]] = {
     "transformer": ["model.n_layer=1", "model.n_embd=16", "model.n_head=2"],
     "rnn": ["model.hidden=16", "model.layers=1"],
     "hmm": ["model.states=4"],
+    "flow": ["model.couplings=2", "model.hidden=8", "model.blocks=1"],
 }
 QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8", "eval.quality_samples=50"]
 

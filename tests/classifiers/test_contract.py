@@ -28,6 +28,7 @@ TINY_CLASSIFIER = {
     "bayes-transformer": [*TINY["transformer"], *QUICK, *ONE_EPOCH],
     "bayes-rnn": [*TINY["rnn"], *QUICK, *ONE_EPOCH],
     "bayes-hmm": [*TINY["hmm"], *QUICK, *ONE_EPOCH],
+    "bayes-flow": [*TINY["flow"], *QUICK, *ONE_EPOCH],
     "bayes-ddpm": [*TINY["ddpm"], *QUICK, *ONE_EPOCH, "model.timesteps=8", "model.sample_steps=8"],
 }
 # whose numbers follow a random_state parameter (the others are deterministic given the data)
