@@ -8,9 +8,9 @@ class on that class's examples; the prior p(y) is the class frequency in the tra
     predict_proba(x) = softmax_y (log p(x|y) + log p(y))
 
 with log p(x|y) the model's tightest estimate: exact for the transformer, the RNN and the HMM,
-the IWAE bound for the VAE, the variational bound for DDPM. This is scikit-learn's naive Bayes
-pattern (a joint log-likelihood per class), with a deep generative model in place of the
-factorized one.
+the IWAE bound for the VAE, the variational bound for DDPM, the dequantization bound for the
+flow. This is scikit-learn's naive Bayes pattern (a joint log-likelihood per class), with a deep
+generative model in place of the factorized one.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ actnorm, optionally an invertible 1x1 convolution, then a coupling (Glow's step)
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -137,11 +138,27 @@ class Coupling(nn.Module):
         return self.scale * torch.tanh(s), t
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return affine_coupling(x, self.mask, lambda kept: self.shift_and_log_scale(kept, cond))
+        return affine_coupling(x, self.mask, partial(self.shift_and_log_scale, cond=cond))
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> Tensor:
-        net = lambda kept: self.shift_and_log_scale(kept, cond)  # noqa: E731
+        net = partial(self.shift_and_log_scale, cond=cond)
         return affine_coupling(y, self.mask, net, inverse=True)[0]
+
+
+def through(layers: nn.ModuleList, x: Tensor) -> tuple[Tensor, Tensor]:
+    """x through invertible `layers` in order -> (y, the sum of their logdets (n,))."""
+    logdet = x.new_zeros(len(x))
+    for layer in layers:
+        x, ld = layer(x)
+        logdet = logdet + ld
+    return x, logdet
+
+
+def back_through(layers: nn.ModuleList, y: Tensor) -> Tensor:
+    """The inverse of `through`: y back through `layers` in reverse order."""
+    for layer in reversed(layers):
+        y = layer.inverse(y)
+    return y
 
 
 class FlowStep(nn.Module):
@@ -156,32 +173,10 @@ class FlowStep(nn.Module):
         self.layers = nn.ModuleList([ActNorm(channels), *mixing, coupling])
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        logdet = x.new_zeros(len(x))
-        for layer in self.layers:
-            x, ld = layer(x)
-            logdet = logdet + ld
-        return x, logdet
+        return through(self.layers, x)
 
     def inverse(self, y: Tensor) -> Tensor:
-        for layer in reversed(self.layers):
-            y = layer.inverse(y)
-        return y
-
-
-def through(steps: nn.ModuleList, x: Tensor) -> tuple[Tensor, Tensor]:
-    """x through `steps` in order -> (y, summed logdet (n,))."""
-    logdet = x.new_zeros(len(x))
-    for step in steps:
-        x, ld = step(x)
-        logdet = logdet + ld
-    return x, logdet
-
-
-def back_through(steps: nn.ModuleList, y: Tensor) -> Tensor:
-    """The inverse of `through`: y back through `steps` in reverse order."""
-    for step in reversed(steps):
-        y = step.inverse(y)
-    return y
+        return back_through(self.layers, y)
 
 
 class MultiScaleFlow(nn.Module):
@@ -205,7 +200,10 @@ class MultiScaleFlow(nn.Module):
     ) -> None:
         super().__init__()
         c, h, w = self.shape = shape
-        step = lambda ch, mask: FlowStep(ch, mask, hidden, blocks, dropout, invconv)  # noqa: E731
+
+        def step(channels: int, mask: Tensor) -> FlowStep:
+            return FlowStep(channels, mask, hidden, blocks, dropout, invconv)
+
         self.checker = nn.ModuleList(
             step(c, checkerboard_mask(h, w, i % 2)) for i in range(couplings)
         )
