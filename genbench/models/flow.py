@@ -40,8 +40,8 @@ from genbench.constraints import (
 )
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
+from genbench.models import vae  # vae.iwae_bound at call time: --impl swaps it in vae
 from genbench.models.base import GenerativeModel
-from genbench.models.vae import iwae_bound
 from genbench.nets.flow import Coupling, MultiScaleFlow, checkerboard_mask
 
 LOG_2PI = math.log(2 * math.pi)
@@ -177,7 +177,7 @@ class Flow(GenerativeModel):
     def log_prob(self, x: Tensor, num_samples: int = 1) -> Tensor:
         """(n,) nats: log (1/K) sum_k p_V(x + u_k) / q(u_k|x) with K = num_samples, a lower bound
         on log P(x) in expectation; K = 1 is the standard dequantization bound."""
-        return iwae_bound(self.log_weights(x, num_samples))
+        return vae.iwae_bound(self.log_weights(x, num_samples))
 
     def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
         """Uniform: the standard bound (one u per example). Variational: the importance-
