@@ -22,15 +22,13 @@ from torch import Tensor
 from genbench.data.base import DataSpec
 from genbench.distributions import Categorical
 from genbench.errors import GenbenchError
-from genbench.models.base import GenerativeModel
+from genbench.models.base import ExactLikelihood
 
 
-class Autoregressive(GenerativeModel):
+class Autoregressive(ExactLikelihood):
     """A model of the D tokens by the chain rule; a subclass gives the network (`next_logits`)
     and a Config with `temperature` (sampling only) and `conditional`."""
 
-    likelihood = "exact"
-    log_prob_kind = "exact"
     sampling_keys = ("temperature",)  # genbench sample may change it on a stored run
 
     def __init__(self, spec: DataSpec, config: Any) -> None:
@@ -77,15 +75,6 @@ class Autoregressive(GenerativeModel):
                 "exact"
             ]
         return self.output.log_prob(self.logits(x, y), x.flatten(1))
-
-    def log_prob_estimates(
-        self, x: Tensor, num_samples: int, y: Tensor | None = None
-    ) -> dict[str, Tensor]:
-        return {"exact": self.log_prob(x, y)}
-
-    def loss(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Negative log-likelihood in bits/dim, averaged over the batch."""
-        return self.nats_to_bpd(self.log_prob(x, y)).mean()
 
     @torch.no_grad()
     def sample(

@@ -138,3 +138,20 @@ class GenerativeModel(EpochLossLogging, pl.LightningModule):
     def to_unit(self, x: Tensor) -> Tensor:
         """Levels (n, *shape) -> floats in [0, 1] of the same shape, the usual network input."""
         return levels_to_unit(x.to(self.dtype), self.spec.num_levels)
+
+
+class ExactLikelihood(GenerativeModel):
+    """A model whose log_prob is log p(x) itself (the chain rule, the forward algorithm): its
+    one estimate is exact, and it trains on the negative log-likelihood in bits/dim."""
+
+    likelihood = "exact"
+    log_prob_kind = "exact"
+
+    def log_prob_estimates(
+        self, x: Tensor, num_samples: int, y: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        return {"exact": self.log_prob(x, y)}
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Negative log-likelihood in bits/dim, averaged over the batch."""
+        return self.nats_to_bpd(self.log_prob(x, y)).mean()

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from genbench.constraints import NonNegativeFloat, PositiveFloat, PositiveInt
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
-from genbench.models.base import GenerativeModel
+from genbench.models.base import ExactLikelihood
 
 Params = tuple[Tensor, Tensor, Tensor]  # log pi, log A, log B
 
@@ -70,10 +70,7 @@ def sample_hmm(
     return x
 
 
-class HMM(GenerativeModel):
-    likelihood = "exact"
-    log_prob_kind = "exact"
-
+class HMM(ExactLikelihood):
     @dataclass
     class Config:
         states: PositiveInt  # hidden states S
@@ -107,15 +104,6 @@ class HMM(GenerativeModel):
                 "exact"
             ]
         return forward_log_likelihood(*self.log_params(y), x.flatten(1))
-
-    def log_prob_estimates(
-        self, x: Tensor, num_samples: int, y: Tensor | None = None
-    ) -> dict[str, Tensor]:
-        return {"exact": self.log_prob(x, y)}
-
-    def loss(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Negative log-likelihood in bits/dim, averaged over the batch."""
-        return self.nats_to_bpd(self.log_prob(x, y)).mean()
 
     @torch.no_grad()
     def sample(
