@@ -170,8 +170,9 @@ def test_too_many_scales_for_the_image_is_refused():
 def test_flow_on_bars_never_beats_the_entropy(tmp_path):
     """The dequantized bound on test bars, after a short training, is at least the true entropy
     (less 3 standard errors of the test mean) and it has learned something (a coin per pixel
-    is 1 bit/dim; this reaches about 0.88)."""
-    sets = ("trainer.max_epochs=5", "data.n_train=500", "model.lr=0.005")
+    is 1 bit/dim; this reaches about 0.86)."""
+    sets = ("trainer.max_epochs=5", "trainer.batch_size=32", "model.lr=0.005")
+    sets += ("data.n_train=500", "data.n_val=100")
     m = run(tiny_config("flow", "bars", *sets), tmp_path).result["metrics"]
     assert m["bpd_kind"] == "dequantized"
     assert m["entropy_gap"] >= -3 * m["bpd_se"]
