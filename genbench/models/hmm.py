@@ -9,8 +9,9 @@ over all S^T paths z, summed exactly by the forward recursion in O(T S^2) (Rabin
 in log space so that long sequences do not underflow. pi, A, B are softmaxes of free logits,
 trained by gradient descent (AdamW) on the exact negative log-likelihood, minibatch by
 minibatch, in the same Lightning loop, early stopping and checkpointing as every other model.
-(Baum-Welch EM would need full passes and its own loop; the gradient of log p(x) through the
-forward algorithm is the posterior of the E-step, Eisner 2016, so both climb the same
+(Baum-Welch EM would need passes over the whole split and a loop of its own; the gradient of
+log p(x) with respect to log A and log B is the expected transition and emission counts under
+the posterior, the very quantities of EM's E-step (Eisner, 2016), so both climb the same
 likelihood.) Sampling is ancestral: z_1 ~ pi, x_t ~ B[z_t], z_{t+1} ~ A[z_t].
 `model.conditional: true` gives one HMM per class, p(x|y), all trained at once.
 """
