@@ -74,6 +74,7 @@ def test_unwritable_out(capsys, tmp_path):
     assert (tmp_path / "f").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_real_process_exits_2_without_traceback(tmp_path):
     proc = subprocess.run(
         [
@@ -99,6 +100,7 @@ def test_real_process_exits_2_without_traceback(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_run_then_reuse_then_results_table(capsys, tmp_path):
     out = ["--out", str(tmp_path)]
     assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0

@@ -118,6 +118,7 @@ def test_one_and_two_workers_give_identical_numbers(tmp_path):
         assert strip_timings(one[run_id]) == strip_timings(two[run_id]), run_id
 
 
+@pytest.mark.slow
 def test_failed_runs_are_skipped_unless_retried(tmp_path):
     plans, _ = expand(tiny_suite(seeds=(0,), models=("logreg",)))
     write_failure(plans[0], tmp_path, "boom")

@@ -140,6 +140,7 @@ def test_optimizer_decays_matrices_only_and_the_learning_rate_follows_one_cycle(
     assert lrs[-1] < 1e-5 * peak and lrs.index(max(lrs)) == 1
 
 
+@pytest.mark.slow
 def test_on_bars_the_test_nll_comes_within_5_percent_of_the_entropy(tmp_path):
     """Bars has a known entropy H. The test NLL's expectation is H + KL >= H, so a gap below
     -3 standard errors would be a bug; a model that learned the patterns gets within 5% of H.

@@ -81,6 +81,7 @@ def test_banned_calls_and_hard_coded_answers_get_no_points(tmp_path):
     assert "bans" in row.output
 
 
+@pytest.mark.slow
 def test_results_json_hides_hidden_checks_values_and_check_never_says_all_passed(tmp_path, capsys):
     nb = load("naive-bayes")
     folder = write(tmp_path / "s", source.reference_file(nb), nb.student_file)
