@@ -106,6 +106,14 @@ def device_selection(text: str) -> str:
     raise ValueError("must be auto, a count >= 1, -1 (every device) or indices like 0,1")
 
 
+def threads_here(value: int | str) -> int | str:
+    """auto, or a thread count this machine has cores for (genbench.threads)."""
+    cores = len(os.sched_getaffinity(0))
+    if value == "auto" or (isinstance(value, int) and 1 <= value <= cores):
+        return value
+    raise ValueError(f"must be auto or a thread count from 1 to {cores} (the cores here)")
+
+
 @dataclass
 class TrainerConfig:
     """How a model is trained: Lightning Trainer settings and the batch size."""
@@ -121,6 +129,8 @@ class TrainerConfig:
     precision: Annotated[str, AfterValidator(precision_here)]
     gradient_clip_val: NonNegativeFloat  # 0: no clipping
     deterministic: bool
+    # CPU threads: auto (the cores the load average leaves free, or OMP_NUM_THREADS) or a count
+    threads: Annotated[Literal["auto"] | int, AfterValidator(threads_here)]
 
 
 @dataclass

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 import genbench
 from genbench.config import RunConfig, resolve
@@ -22,6 +23,9 @@ TINY: dict[str, list[str]] = {
     "hmm": ["model.states=4"],
     "flow": ["model.couplings=2", "model.hidden=8", "model.blocks=1"],
 }
+# trainer.threads=auto follows OMP_NUM_THREADS: fixed for the session (torch's own count), so two
+# runs a test compares bit for bit never differ by a change in the machine's load between them
+os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 QUICK = ["trainer.preset=quick", "eval.iwae_k=4", "eval.n_samples=8", "eval.quality_samples=50"]
 
 

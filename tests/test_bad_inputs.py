@@ -52,6 +52,8 @@ BAD_INPUTS = [
     (setting("trainer.max_steps=0"), "trainer.max_steps=0 is not valid: must be -1 or an integer"),
     (setting("trainer.patience=-3"), "trainer.patience=-3 is not valid: must be an integer >= 0"),
     (setting("trainer.gradient_clip_val=-1"), "trainer.gradient_clip_val=-1 is not valid"),
+    (setting("trainer.threads=0"), "trainer.threads=0 is not valid: must be auto or a thread"),
+    (setting("trainer.threads=4096"), "trainer.threads=4096 is not valid: must be auto or a"),
     (setting("eval.iwae_k=0"), "eval.iwae_k=0 is not valid: must be an integer > 0"),
     (setting("eval.quality_samples=-5"), "eval.quality_samples=-5 is not valid: must be 0 or"),
     (setting("eval.likelihood_examples=0"), "eval.likelihood_examples=0 is not valid"),

@@ -35,6 +35,7 @@ from genbench.run.build import build_classifier, build_model, load_dataset
 from genbench.run.classifier import fit_and_score
 from genbench.run.generative import train_and_score
 from genbench.run.references import quality_space
+from genbench.threads import apply_threads
 
 
 @dataclass
@@ -83,6 +84,9 @@ def run(
     if previous is not None and previous.finished and not force:
         return RunOutcome(previous, directory, reused=True)
 
+    threads, why = apply_threads(cfg.trainer.threads)
+    if announce is not None:
+        announce(f"{threads} CPU thread{'s' if threads > 1 else ''} ({why})")
     started = time.perf_counter()
     data = load_dataset(cfg, data_dir)
     data_seconds = time.perf_counter() - started

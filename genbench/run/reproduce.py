@@ -68,21 +68,25 @@ def prepare(results: Path, run: str, out: Path | None = None) -> Plan:
 
 @contextlib.contextmanager
 def same_conditions(plan: Plan, results: Path) -> Iterator[None]:
-    """The stored run's torch thread count, and its feature extractor cache, for the rerun."""
+    """The stored run's torch thread count (as OMP_NUM_THREADS, which trainer.threads=auto
+    takes), and its feature extractor cache, for the rerun."""
     import torch
 
     threads = torch.get_num_threads()
-    features = os.environ.get("GENBENCH_FEATURES")
+    saved = {name: os.environ.get(name) for name in ("GENBENCH_FEATURES", "OMP_NUM_THREADS")}
     if plan.threads is not None:
-        torch.set_num_threads(plan.threads)
-    if features is None:
+        os.environ["OMP_NUM_THREADS"] = str(plan.threads)
+    if saved["GENBENCH_FEATURES"] is None:
         os.environ["GENBENCH_FEATURES"] = str(results / "features")
     try:
         yield
     finally:
         torch.set_num_threads(threads)
-        if features is None:
-            os.environ.pop("GENBENCH_FEATURES", None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass
