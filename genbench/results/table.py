@@ -167,9 +167,7 @@ def grid(table: pd.DataFrame) -> Grid:
     return [label(c) for c in columns], rows, [is_number(c, table) for c in columns]
 
 
-def fit(
-    table: pd.DataFrame, width: int, warn: Callable[[str], None], cut: bool = True
-) -> Grid:
+def fit(table: pd.DataFrame, width: int, warn: Callable[[str], None], cut: bool = True) -> Grid:
     """The grid within `width` characters (two between columns): the id cut to ID_WIDTH, then the
     widest of id, model and dataset cut short with `…` (unless not `cut`: a paper's names stay
     whole); if need be, the last columns left out."""
