@@ -75,6 +75,7 @@ def same_conditions(plan: Plan, results: Path) -> Iterator[None]:
     threads = torch.get_num_threads()
     saved = {name: os.environ.get(name) for name in ("GENBENCH_FEATURES", "OMP_NUM_THREADS")}
     if plan.threads is not None:
+        torch.set_num_threads(plan.threads)
         os.environ["OMP_NUM_THREADS"] = str(plan.threads)
     if saved["GENBENCH_FEATURES"] is None:
         os.environ["GENBENCH_FEATURES"] = str(results / "features")

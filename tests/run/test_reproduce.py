@@ -109,10 +109,13 @@ def test_the_rerun_uses_the_stored_threads_and_feature_cache(tmp_path, monkeypat
     monkeypatch.delenv("GENBENCH_FEATURES", raising=False)
     threads = torch.get_num_threads()
     plan = Plan(None, None, tmp_path, threads + 1)  # type: ignore[arg-type]
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
     with same_conditions(plan, tmp_path / "results"):
         assert torch.get_num_threads() == threads + 1
+        assert os.environ["OMP_NUM_THREADS"] == str(threads + 1)  # what trainer.threads=auto takes
         assert os.environ["GENBENCH_FEATURES"] == str(tmp_path / "results" / "features")
     assert torch.get_num_threads() == threads and "GENBENCH_FEATURES" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "7"
     monkeypatch.setenv("GENBENCH_FEATURES", "mine")  # a user's own cache is kept
     with same_conditions(plan, tmp_path / "results"):
         assert os.environ["GENBENCH_FEATURES"] == "mine"
