@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from genbench.data.base import Dataset
 from genbench.data.loader import TensorDataModule
+from genbench.estimate import TimeEstimate, duration, find
 
 
 class TrainerSettings(Protocol):
@@ -149,7 +150,8 @@ class LastCheckpoint(Callback):
 
 class EpochBar(TQDMProgressBar):
     """Lightning's bar on a terminal, its epochs counted from 1 of max as the plain lines are,
-    without its logger's version number (v_num), which means nothing to a genbench user."""
+    without its logger's version number (v_num), which means nothing to a genbench user, and
+    with the estimated time left of the whole run (`run_left`) where the trainer estimates it."""
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
         super().on_train_epoch_start(trainer, *args)
@@ -160,11 +162,16 @@ class EpochBar(TQDMProgressBar):
     def get_metrics(self, trainer: pl.Trainer, pl_module: Any) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
+        estimate = find(trainer)
+        left = None if estimate is None else estimate.seconds_left(trainer)
+        if left:
+            metrics["run_left"] = duration(left)
         return metrics
 
 
 class EpochLines(Callback):
-    """Plain progress lines for logs and pipes (no TTY): at most one line per `every` seconds."""
+    """Plain progress lines for logs and pipes (no TTY): at most one line per `every` seconds,
+    ending with the training time so far and the estimated time left of the whole run (eta)."""
 
     def __init__(self, every: float = 2.0, stream: Any = None) -> None:
         self.every = every
@@ -181,6 +188,10 @@ class EpochLines(Callback):
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
         parts += [f"{name} {float(value):.4f}" for name, value in sorted(metrics.items())]
         parts.append(f"{now - self.start:.1f}s")
+        estimate = find(trainer)
+        left = None if estimate is None else estimate.seconds_left(trainer)
+        if left:
+            parts.append(f"eta {duration(left)}")
         print("  ".join(parts), file=self.stream, flush=True)
 
 
@@ -205,10 +216,13 @@ def make_trainer(
     run_dir: Path,
     progress: bool | None = None,
     monitor: str | None = "val_loss",
+    advice: str | None = None,
 ) -> tuple[pl.Trainer, ModelCheckpoint, TrainClock]:
     """A Trainer writing checkpoints and logs under run_dir; returns it with its best-checkpoint
     callback and its clock. `monitor` (lower is better) picks best.ckpt and drives early
-    stopping; with None, best.ckpt is the last epoch and training runs its full length."""
+    stopping; with None, best.ckpt is the last epoch and training runs its full length. After
+    its first steps it prints its estimated training time (genbench.estimate), with `advice`
+    (quicker choices) when that is long for a CPU."""
     quiet_lightning()
     if progress is None:
         progress = sys.stderr.isatty()
@@ -224,7 +238,8 @@ def make_trainer(
     )
     clock = TrainClock()
     last = LastCheckpoint(run_dir / "checkpoints" / "last.ckpt")
-    callbacks: list[Callback] = [best, clock, RNGState(), DivergenceGuard(), last]
+    estimate = TimeEstimate(clock, advice)
+    callbacks: list[Callback] = [best, clock, RNGState(), DivergenceGuard(), last, estimate]
     if cfg.patience > 0 and monitor is not None:
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
     callbacks.append(EpochBar() if progress else EpochLines())

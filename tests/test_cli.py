@@ -104,7 +104,10 @@ def test_real_process_exits_2_without_traceback(tmp_path):
 def test_run_then_reuse_then_results_table(capsys, tmp_path):
     out = ["--out", str(tmp_path)]
     assert main(["run", "--model", "vae", "--dataset", "digits", *TINY_VAE, *out]) == 0
-    first = capsys.readouterr().out
+    first, log = capsys.readouterr()
+    # the estimate comes after the first steps, before the first epoch's line
+    log = log[log.index("genbench: training vae on digits") :]
+    assert log.index("genbench: estimated training time: ") < log.index("\nepoch 1/2 ")
     # the quick preset estimates the likelihood on the first 100 test examples, and says so
     assert "test bpd (elbo, 100 examples)" in first and "test bpd (iwae-4, 100 examples)" in first
     (run_dir,) = (tmp_path / "runs").glob("vae-*")  # beside it: the sample-quality references
@@ -132,6 +135,7 @@ def test_run_then_reuse_then_results_table(capsys, tmp_path):
         "timings",
     }
     assert result["status"] == "done" and result["run_id"] == run_dir.name
+    assert result["timings"]["estimated_train_seconds"] > 0  # beside train_seconds
     # best_epoch counts from 1 in result.json, as the console and the epoch lines do
     best, epochs = result["metrics"]["best_epoch"], result["metrics"]["epochs"]
     assert 1 <= best <= epochs and f"best epoch {best} of {epochs}" in first

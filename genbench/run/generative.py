@@ -35,9 +35,10 @@ def train_and_score(
         announce(f"{verb} {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed} -> {directory}")
 
     from genbench.data.loader import TensorDataModule
+    from genbench.estimate import QUICKER, find
     from genbench.training import Diverged, make_trainer
 
-    trainer, best, clock = make_trainer(cfg.trainer, directory, progress, model.monitor)
+    trainer, best, clock = make_trainer(cfg.trainer, directory, progress, model.monitor, QUICKER)
     datamodule = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)
     status, diverged_step = "done", None
     try:
@@ -78,6 +79,9 @@ def train_and_score(
         metrics["diverged_step"] = diverged_step
 
     timings = {"train_seconds": train_seconds, "eval_seconds": eval_seconds}
+    estimate = find(trainer)
+    if estimate is not None and estimate.estimated is not None:  # what the user was told
+        timings["estimated_train_seconds"] = estimate.estimated
     return run_result(cfg, data, status, metrics, model.device, timings, resumed_from is not None)
 
 
