@@ -85,14 +85,14 @@ def run(
         return RunOutcome(previous, directory, reused=True)
 
     threads, why = apply_threads(cfg.trainer.threads)
-    if announce is not None:
-        announce(f"{threads} CPU thread{'s' if threads > 1 else ''} ({why})")
     started = time.perf_counter()
     data = load_dataset(cfg, data_dir)
     data_seconds = time.perf_counter() - started
     # building raises GenbenchError if the model does not fit the data: before anything is written
     classifier = is_classifier(cfg.model_name)
     model = build_classifier(cfg, data, directory) if classifier else build_model(cfg, data)
+    if announce is not None:  # once the inputs are known to be good: a bad one gets one line
+        announce(f"{threads} CPU thread{'s' if threads > 1 else ''} ({why})")
     with run_lock(directory, wait=wait):
         previous = read_result(directory)  # another process may have finished it meanwhile
         if previous is not None and previous.finished and not force:
