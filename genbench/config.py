@@ -237,7 +237,8 @@ def requested(
     """The config of a run as asked for, in RunConfig.to_dict()'s form, with every value as the
     presets and overrides give it, unchecked: read without importing the model or the dataset
     (nor torch), to find a finished run again cheaply (`agrees` compares it with a checked
-    config). Unknown names fail as `resolve` fails."""
+    config). A bad seed, name or override fails as in `resolve`."""
+    seed = check(seed, Seed, "seed")
     lookup("model", model)
     lookup("dataset", dataset)
     parsed = [parse_override(text) for text in overrides]
