@@ -92,7 +92,7 @@ def tick(shown: Lines | Bar, stop: threading.Event, period: float) -> None:
 
 class Lines:
     """A phase's plain progress lines: `title done/total (pct), elapsed, about T left`, or
-    `title elapsed` while its work has reported nothing."""
+    `title running, elapsed` while its work has reported nothing."""
 
     def __init__(self, title: str, phases: Phases) -> None:
         self.title = title
@@ -118,7 +118,7 @@ class Lines:
         self.shown = self.latest
         elapsed = now - self.started
         if self.latest is None:
-            self.phases.say(f"  {self.title} {elapsed:.0f} s")
+            self.phases.say(f"  {self.title} running, {elapsed:.0f} s")
             return
         done, total = self.latest
         line = f"  {self.title} {done}/{total} ({100 * done / max(total, 1):.0f}%), {elapsed:.0f} s"
