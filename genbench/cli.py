@@ -235,10 +235,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_model(assignment, args.model)
         impl = record(args.impl, assignment)
         overrides = [*assignment.run_overrides, *overrides]
+
+    from genbench.results.summary import summary
+
+    if impl is None and not args.force:  # a finished run: found and reported without torch
+        from genbench.run.stored import finished_run
+
+        found = finished_run(args.out, args.model, args.dataset, args.seed, overrides)
+        if found is not None:
+            print(summary(found[1], found[0], reused=True))
+            return 0
     cfg = resolve(args.model, args.dataset, args.seed, overrides)
     cfg.impl = impl
 
-    from genbench.results.summary import summary
     from genbench.run.execute import announce_stderr as announce
     from genbench.run.execute import run
 

@@ -175,9 +175,13 @@ class RunConfig:
     @property
     def run_id(self) -> str:
         """Stable id from (model, dataset, seed, config): the same run is found again."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        digest = hashlib.sha256(blob).hexdigest()[:8]
-        return f"{self.model_name}-{self.dataset_name}-s{self.seed}-{digest}"
+        return run_id_of(self.to_dict())
+
+
+def run_id_of(config: dict[str, Any]) -> str:
+    """The run id of a config as RunConfig.to_dict() gives it (or result.json holds it)."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{config['model_name']}-{config['dataset_name']}-s{config['seed']}-{digest}"
 
 
 def resolve(
@@ -194,20 +198,7 @@ def resolve(
         schemas["data"] = lookup("dataset", dataset).load().Config
     schemas |= {"trainer": TrainerConfig, "eval": EvalConfig}
     parsed = [parse_override(text) for text in overrides]
-    preset = next((v for k, v in reversed(parsed) if k == "trainer.preset"), None)
-
-    merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
-    layers = [CONFIG_DIR / "trainer" / "default.yaml", CONFIG_DIR / "models" / f"{model}.yaml"]
-    if dataset is not None:
-        layers.append(CONFIG_DIR / "datasets" / f"{dataset}.yaml")
-    for path in layers:
-        merge(merged, read_preset(path))
-    preset = str(preset if preset is not None else merged["trainer"].get("preset", "default"))
-    if preset != "default":
-        valid = sorted(p.stem for p in (CONFIG_DIR / "trainer").glob("*.yaml"))
-        if preset not in valid:
-            raise GenbenchError(f"unknown trainer preset '{preset}'; valid: {', '.join(valid)}")
-        merge(merged, read_preset(CONFIG_DIR / "trainer" / f"{preset}.yaml"))
+    merged = preset_values(model, dataset, parsed)
 
     for key, value in parsed:
         section, _, name = key.partition(".")
@@ -226,6 +217,78 @@ def resolve(
     built = {section: build(cls, merged[section], section) for section, cls in schemas.items()}
     built.setdefault("data", None)
     return RunConfig(model, dataset, seed, **built)
+
+
+def preset_values(
+    model: str, dataset: str | None, parsed: list[tuple[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The preset layers' values merged, later wins, nothing checked yet: trainer defaults, the
+    model's, the dataset's, then the trainer preset that the last `trainer.preset` among the
+    `parsed` overrides names (else the layers do)."""
+    merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    layers = [CONFIG_DIR / "trainer" / "default.yaml", CONFIG_DIR / "models" / f"{model}.yaml"]
+    if dataset is not None:
+        layers.append(CONFIG_DIR / "datasets" / f"{dataset}.yaml")
+    for path in layers:
+        merge(merged, read_preset(path))
+    preset = next((v for k, v in reversed(parsed) if k == "trainer.preset"), None)
+    preset = str(preset if preset is not None else merged["trainer"].get("preset", "default"))
+    if preset != "default":
+        valid = sorted(p.stem for p in (CONFIG_DIR / "trainer").glob("*.yaml"))
+        if preset not in valid:
+            raise GenbenchError(f"unknown trainer preset '{preset}'; valid: {', '.join(valid)}")
+        merge(merged, read_preset(CONFIG_DIR / "trainer" / f"{preset}.yaml"))
+    return merged
+
+
+def requested(
+    model: str, dataset: str, seed: int, overrides: list[str] | tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The config of a run as asked for, in RunConfig.to_dict()'s form, with every value as the
+    presets and overrides give it, unchecked: read without importing the model or the dataset
+    (nor torch), to find a finished run again cheaply (`agrees` compares it with a checked
+    config). A bad seed, name or override fails as in `resolve`."""
+    seed = check(seed, Seed, "seed")
+    lookup("model", model)
+    lookup("dataset", dataset)
+    parsed = [parse_override(text) for text in overrides]
+    merged = preset_values(model, dataset, parsed)
+    for key, value in parsed:
+        section, _, name = key.partition(".")
+        merged.setdefault(section, {})[name] = value
+    return {"model_name": model, "dataset_name": dataset, "seed": seed, **merged}
+
+
+def agrees(given: Any, checked: Any) -> bool:
+    """Whether checking the unchecked `given` (`requested`) gives `checked` (a value or config
+    that `resolve` made): the same value of the same type, or the same after the readings
+    `check` makes: an integer for a number (1 -> 1.0, as no setting admits both), YAML's text
+    of a number (1e-3) or of null. Never yes where `resolve` would differ; a no where it would
+    agree only costs the full `resolve`."""
+    if isinstance(checked, dict):
+        return (
+            isinstance(given, dict)
+            and given.keys() == checked.keys()
+            and all(agrees(given[k], checked[k]) for k in checked)
+        )
+    if isinstance(checked, list | tuple):
+        return (
+            isinstance(given, list | tuple)
+            and len(given) == len(checked)
+            and all(map(agrees, given, checked))
+        )
+    if type(given) is type(checked):
+        return given == checked
+    if isinstance(checked, float) and type(given) is int:
+        return given == checked
+    if isinstance(given, str) and checked is None:
+        return given.lower() in ("none", "null")
+    if isinstance(given, str) and isinstance(checked, float):
+        try:
+            return float(given) == checked
+        except ValueError:
+            return False
+    return False
 
 
 def resolve_data(dataset: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:

@@ -7,6 +7,7 @@ import pytest
 
 from genbench.cli import main
 from tests.conftest import QUICK, TINY, subprocess_env
+from tests.report.fake import fake_run
 
 TINY_VAE = [a for kv in [*TINY["vae"], *QUICK, "trainer.max_epochs=2"] for a in ("--set", kv)]
 
@@ -155,6 +156,27 @@ def test_run_then_reuse_then_results_table(capsys, tmp_path):
         assert main(["results", "--format", fmt, *out]) == 0
         text = capsys.readouterr().out
         assert marker in text and "bpd" in text, fmt
+
+
+def test_a_finished_run_is_reported_without_importing_torch(tmp_path):
+    """`genbench run` of a run that already finished finds its result.json from the presets
+    alone: torch and Lightning (seconds to import) are never imported."""
+    metrics = {"bpd": 2.5, "bpd_se": 0.01, "bpd_kind": "elbo"}
+    run = fake_run(tmp_path, "vae", metrics, "trainer.preset=quick", "model.latent_dim=4")
+    args = ["run", "--model", "vae", "--dataset", "digits", "--set", "trainer.preset=quick"]
+    args += ["--set", "model.latent_dim=4", "--out", str(tmp_path)]
+    script = (
+        "import sys\nfrom genbench.cli import main\ncode = main(sys.argv[1:])\n"
+        "print('exit', code, 'torch' in sys.modules, 'lightning' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True, text=True, cwd=tmp_path, env=subprocess_env(),
+    )  # fmt: skip
+    assert proc.stdout.splitlines()[-1] == "exit 0 False False", proc.stderr
+    assert "vae on digits (seed 0): done earlier; not retrained" in proc.stdout
+    assert "2.5000 ± 0.0100" in proc.stdout and run.run_id in proc.stdout
+    assert proc.stderr == ""
 
 
 def test_list_names_every_registered_component(capsys):

@@ -8,12 +8,15 @@ from genbench.config import (
     CONFIG_DIR,
     EvalConfig,
     TrainerConfig,
+    agrees,
+    base_types,
     field_types,
     parse_override,
+    requested,
     resolve,
 )
 from genbench.errors import GenbenchError
-from genbench.registry import DATASETS, MODELS
+from genbench.registry import CLASSIFIERS, DATASETS, MODELS
 
 
 def preset(*parts: str) -> dict:
@@ -190,3 +193,50 @@ def test_every_setting_declares_its_valid_values():
             assert annotation not in (int, float), (
                 f"{schema.__qualname__}.{name}: {describe(annotation)}"
             )
+
+
+def test_every_preset_as_requested_agrees_with_its_resolved_config():
+    """What finds a finished run without torch (`requested`, read unchecked) agrees with what
+    `resolve` makes for every model's and classifier's preset (on digits, default and quick)
+    and every dataset's (with the VAE): so `genbench run` of a finished run finds it from its
+    presets. (Sections come from their own presets, so pairs add nothing; 25 ms a resolve.)"""
+    presets = ([], ["trainer.preset=quick"])
+    runs = [(m, "digits", o) for m in (*MODELS, *CLASSIFIERS) for o in presets]
+    runs += [("vae", dataset, []) for dataset in DATASETS]
+    for model, dataset, overrides in runs:
+        cfg = resolve(model, dataset, 0, overrides)
+        assert agrees(requested(model, dataset, 0, overrides), cfg.to_dict()), (model, dataset)
+
+
+def test_a_request_agrees_only_where_resolving_it_gives_the_same_config():
+    def same(*overrides):
+        return agrees(requested("vae", "digits", 0, overrides), resolve("vae", "digits").to_dict())
+
+    # the readings `check` makes: YAML's text of a number, an int for a float, text for null
+    assert same("model.lr=1e-3", "model.weight_decay=0", "model.dropout=3e-1")
+    assert agrees(
+        requested("vae", "digits", 0, ["eval.likelihood_examples=none"]),
+        resolve("vae", "digits", 0, ["eval.likelihood_examples=100"]).to_dict()
+        | {"eval": resolve("vae", "digits").to_dict()["eval"]},
+    )
+    # anything else that differs: another value, another seed, a bool for an int, a float for
+    # an int (resolve refuses it), a key that is not there, text that check reads otherwise
+    assert not same("model.latent_dim=17")
+    assert not agrees(requested("vae", "digits", 1), resolve("vae", "digits").to_dict())
+    assert not same("model.conditional=0")
+    assert not same("model.latent_dim=16.0")
+    assert not same("model.nonsense=1")
+    assert not same("trainer.precision=32")  # 32 read as text: not the preset's 32-true
+    assert not agrees(True, 1) and not agrees(1.5, 1) and not agrees([1, 2], [1])
+    assert agrees([1, "a"], [1.0, "a"]) and agrees("NULL", None)
+
+
+def test_no_setting_admits_both_an_integer_and_a_number():
+    """`agrees` reads a given 1 as the 1.0 a checked config holds: true only while no setting
+    takes both int and float (where check would keep the 1 an int)."""
+    schemas = [TrainerConfig, EvalConfig]
+    entries = (*MODELS.values(), *CLASSIFIERS.values(), *DATASETS.values())
+    schemas += [entry.load().Config for entry in entries]
+    for schema in schemas:
+        for name, annotation in field_types(schema).items():
+            assert not {int, float} <= base_types(annotation), f"{schema.__qualname__}.{name}"

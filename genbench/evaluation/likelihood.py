@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from genbench.levels import levels_to_unit
+from genbench.progress import Progress
 
 
 def bits_per_dim(log_prob: Tensor, dim: int) -> Tensor:
@@ -28,10 +29,16 @@ def summarize(name: str, bpd: Tensor) -> dict[str, float]:
 
 @torch.no_grad()
 def likelihood_metrics(
-    model, x: Tensor, num_samples: int, rows_per_pass: int, entropy_bpd: float | None
+    model,
+    x: Tensor,
+    num_samples: int,
+    rows_per_pass: int,
+    entropy_bpd: float | None,
+    progress: Progress | None = None,
 ) -> dict[str, float | str | int]:
     """bpd (the model's headline estimate) with its kind, bpd_iwae where the model has an IWAE
-    bound, and the gap to the true entropy where it is known.
+    bound, and the gap to the true entropy where it is known. `progress(done, len(x))` is told
+    after each batch of examples.
 
     The entropy gap is test bpd minus entropy: the KL divergence the model still pays plus, for
     a bound, the bound's looseness. Its expectation is never negative.
@@ -41,6 +48,8 @@ def likelihood_metrics(
     for i in range(0, len(x), chunk):
         for kind, value in model.log_prob_estimates(x[i : i + chunk], num_samples).items():
             estimates.setdefault(kind, []).append(value)
+        if progress is not None:
+            progress(min(i + chunk, len(x)), len(x))
     dim = model.spec.dim
     (headline, values), *others = ((k, torch.cat(v)) for k, v in estimates.items())
     bpd = bits_per_dim(values, dim)

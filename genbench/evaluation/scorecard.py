@@ -7,6 +7,7 @@ not apply to a model (a likelihood for a GAN) is absent, never zero.
 
 from __future__ import annotations
 
+import inspect
 import resource
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from genbench.evaluation.sample_quality import (
     precision_recall,
 )
 from genbench.levels import levels_to_unit
+from genbench.progress import QUIET, Phases, Progress, part
 
 
 class EvalSettings(Protocol):
@@ -52,12 +54,13 @@ def score_generative(
     seed: int,
     out_dir: Path | None = None,
     space: FeatureSpace | None = None,
+    phases: Phases = QUIET,
 ) -> dict[str, Any]:
     """Score a trained model on the test split; write samples.png, reconstructions.png and
     memorization.png for images, samples.txt for sequences (whose image metrics are skipped,
     `sample_quality_not_applicable` says so). Evaluation draws its random numbers from `seed`,
     so a resumed run scores the same. Sample quality needs a feature `space` and
-    `eval.quality_samples` > 0."""
+    `eval.quality_samples` > 0. `phases` says what is being scored and how far it has got."""
     model.eval()
     device = model.device
     torch.manual_seed(seed)
@@ -66,14 +69,20 @@ def score_generative(
     x_scored = x  # what the likelihood and the reconstruction average over
     if model.likelihood != "none":
         x_scored = x[: cfg.likelihood_examples]  # the first N: no split is sorted by class
-        metrics.update(
-            likelihood_metrics(model, x_scored, cfg.iwae_k, cfg.batch_size, data.entropy_bpd)
-        )
+        detail = f"{model.log_prob_kind}, {len(x_scored)} test examples"
+        with phases.phase("likelihood", detail) as progress:
+            metrics.update(
+                likelihood_metrics(
+                    model, x_scored, cfg.iwae_k, cfg.batch_size, data.entropy_bpd, progress
+                )
+            )
         metrics["bpd_n"] = len(x_scored)  # of the test split's len(x)
         metrics["test_examples"] = len(x)
         metrics |= sequence_likelihood(metrics["bpd"], len(x_scored), data)
     # on the likelihood's examples: the VAE's recon_bpd is a term of its bound, so they compare
-    metrics.update(reconstruction_metrics(model, x_scored, cfg.batch_size))
+    if hasattr(model, "reconstruct") or hasattr(model, "reconstruction_log_prob"):
+        with phases.phase("reconstruction", f"{len(x_scored)} test examples"):
+            metrics.update(reconstruction_metrics(model, x_scored, cfg.batch_size))
 
     images = len(data.spec.shape) == 3
     quality = space is not None and cfg.quality_samples > 0 and images
@@ -83,21 +92,45 @@ def score_generative(
     n = max(cfg.quality_samples if quality else 0, cfg.n_samples)
     synchronize(device)
     started = time.perf_counter()
-    samples = torch.cat(
-        [model.sample(min(500, n - i), generator=generator) for i in range(0, n, 500)]
-    )
+    with phases.phase("sampling", f"drawing {n} samples") as progress:
+        samples = draw(model, n, generator, progress)
     synchronize(device)
     metrics["samples_per_second"] = n / (time.perf_counter() - started)
     samples = samples.cpu()
     if quality:
-        metrics.update(sample_quality(samples[: cfg.quality_samples], data, space, seed))
-        if out_dir is not None:
-            save_closest_pairs(samples[: cfg.quality_samples], data, out_dir / "memorization.png")
+        detail = f"{cfg.quality_samples} samples against {len(x)} test images in {space.id}"
+        with phases.phase("sample quality", detail):
+            metrics.update(sample_quality(samples[: cfg.quality_samples], data, space, seed))
+            if out_dir is not None:
+                path = out_dir / "memorization.png"
+                save_closest_pairs(samples[: cfg.quality_samples], data, path)
     if out_dir is not None and images:
         save_grids(model, samples[: cfg.n_samples], x, data, cfg, out_dir)
     if out_dir is not None and data.decode is not None:
         save_text(samples[: cfg.n_samples], data.decode, out_dir / "samples.txt")
     return metrics
+
+
+SAMPLES_PER_CALL = 500  # samples drawn per call of model.sample
+
+
+def draw(model, n: int, generator: torch.Generator, progress: Progress | None = None) -> Tensor:
+    """(n, *shape) samples, SAMPLES_PER_CALL per call of model.sample. `progress` is told of
+    each step of the model's sampling loop where its `sample` takes a `progress` (a DDPM's
+    steps, an autoregressive model's positions), else of each call."""
+    calls = range(0, n, SAMPLES_PER_CALL)
+    stepwise = "progress" in inspect.signature(model.sample).parameters
+    batches = []
+    for index, start in enumerate(calls):
+        size = min(SAMPLES_PER_CALL, n - start)
+        if stepwise:
+            told = part(progress, index, len(calls))
+            batches.append(model.sample(size, generator=generator, progress=told))
+        else:
+            batches.append(model.sample(size, generator=generator))
+            if progress is not None:
+                progress(start + size, n)
+    return torch.cat(batches)
 
 
 SEQUENCE_QUALITY = (

@@ -23,6 +23,7 @@ from genbench.data.base import DataSpec
 from genbench.distributions import Categorical
 from genbench.errors import GenbenchError
 from genbench.models.base import ExactLikelihood
+from genbench.progress import Progress
 
 
 class Autoregressive(ExactLikelihood):
@@ -78,11 +79,16 @@ class Autoregressive(ExactLikelihood):
 
     @torch.no_grad()
     def sample(
-        self, n: int, generator: torch.Generator | None = None, y: Tensor | None = None
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        y: Tensor | None = None,
+        progress: Progress | None = None,
     ) -> Tensor:
         """Draw x_1, x_2, ... in order, each from p(x_t | x_<t) with its logits divided by the
         temperature, the network's state carrying the earlier positions. A conditional model
-        without labels draws them from its class prior."""
+        without labels draws them from its class prior. `progress(done, D)` is told after
+        each position."""
         if self.conditional and y is None:
             y = self.sample_classes(n, generator)
         state = self.initial_state()
@@ -92,6 +98,8 @@ class Autoregressive(ExactLikelihood):
             logits, state = self.next_logits(token, state)  # (n, 1, L)
             token = self.output.sample(logits / self.config.temperature, generator)  # (n, 1)
             x[:, t] = token[:, 0]
+            if progress is not None:
+                progress(t + 1, self.spec.dim)
         return x.view(n, *self.spec.shape)
 
     def configure_optimizers(self) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from genbench.errors import GenbenchError
 from genbench.levels import levels_to_signed, signed_to_levels
 from genbench.models.base import GenerativeModel
 from genbench.nets.unet import UNet
+from genbench.progress import Progress
 from genbench.schedules import NoiseSchedule
 
 LOG_SNR_MIN = -5.0  # log-SNR at t = T (Kingma et al. 2021): alpha_bar_T = sigmoid(-5) = 0.007
@@ -192,9 +193,12 @@ class DDPM(GenerativeModel):
 
     # --- sampling ---------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, progress: Progress | None = None
+    ) -> Tensor:
         """(n, *shape) levels: ancestral sampling over all T steps (Algorithm 2) when
-        `sample_steps` is None, else DDIM (Song et al. 2021, eta = 0) over that many steps."""
+        `sample_steps` is None, else DDIM (Song et al. 2021, eta = 0) over that many steps;
+        `progress(done, total)` is told after each step."""
         # Algorithm 2, line 1: x_T ~ N(0, I)
         shape = (n, *self.spec.shape)
         x = torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype)
@@ -211,14 +215,20 @@ class DDPM(GenerativeModel):
                 # line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z
                 steps = torch.full((n,), t, device=x.device)
                 x = schedules.ancestral_step(x, steps, self.eps(x, t), s.betas, s.alpha_bar, z)
+                if progress is not None:
+                    progress(T - t + 1, T)
         elif self.config.sample_steps is None:  # the same, sigma_t^2 = beta_t
             for t in range(T, 0, -1):
                 x = s.step(x, self.eps(x, t), t, self.reverse_variance, generator)
+                if progress is not None:
+                    progress(T - t + 1, T)
         else:
             # DDIM on the sub-sequence tau: T = tau_N > ... > tau_1 = 1, then x_0 (eq. 12)
             tau = torch.linspace(T, 1, self.config.sample_steps).round().long().tolist()
-            for t, t_prev in zip(tau, [*tau[1:], 0], strict=True):
+            for i, (t, t_prev) in enumerate(zip(tau, [*tau[1:], 0], strict=True)):
                 x = self.schedule.ddim_step(x, self.eps(x, t), t, t_prev, 0.0, generator)
+                if progress is not None:
+                    progress(i + 1, len(tau))
         return signed_to_levels(x, self.spec.num_levels)  # line 6: return x_0, as levels
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from genbench.config import RunConfig
 from genbench.data.base import Dataset
+from genbench.progress import Phases
 from genbench.registry import lookup
 from genbench.results.record import RunResult
 from genbench.results.store import write_json_atomic
@@ -47,8 +48,9 @@ def fit_and_score(
     fit_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    proba_seen = estimator.predict_proba(x_test)  # columns: the classes seen in training
-    predicted = estimator.predict(x_test)
+    with Phases().phase("predictions", f"{len(x_test)} test examples"):
+        proba_seen = estimator.predict_proba(x_test)  # columns: the classes seen in training
+        predicted = estimator.predict(x_test)
     predict_seconds = time.perf_counter() - started
     num_classes = data.spec.num_classes
     proba = np.zeros((len(x_test), num_classes))

@@ -62,6 +62,7 @@ def train_and_score(
         import torch
 
         from genbench.evaluation.scorecard import peak_memory, score_generative
+        from genbench.progress import Phases
 
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location=model.device, weights_only=True)
@@ -70,7 +71,8 @@ def train_and_score(
         model.eval()
         model.after_training(data.train.to(model.device))
         evaluate_started = time.perf_counter()
-        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory, space))
+        phases = Phases(live=progress)  # like training's: a bar on a terminal, else lines
+        metrics.update(score_generative(model, data, cfg.eval, cfg.seed, directory, space, phases))
         eval_seconds = time.perf_counter() - evaluate_started
         seen = trainer.current_epoch * len(data.train)
         metrics["train_examples_per_second"] = seen / train_seconds if train_seconds else None

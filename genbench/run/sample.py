@@ -18,11 +18,10 @@ from pathlib import Path
 from genbench.config import RunConfig, check, parse_override
 from genbench.constraints import Seed
 from genbench.errors import GenbenchError
+from genbench.progress import QUIET, Phases
 from genbench.registry import MODELS, is_classifier, lookup
 from genbench.results.record import RunResult
 from genbench.run.stored import find_run, stored_config
-
-CHUNK = 500  # samples drawn per call, as the scorecard draws them
 
 
 @dataclass
@@ -124,14 +123,16 @@ def sampling_device(cfg: RunConfig):
     return torch.device("cuda" if cuda else "cpu")
 
 
-def draw(model, n: int, seed: int):
-    """(n, *shape) samples on the CPU, drawn in chunks from one generator seeded with `seed`."""
+def draw(model, n: int, seed: int, phases: Phases = QUIET):
+    """(n, *shape) samples on the CPU, drawn as the scorecard draws them (in batches from one
+    generator seeded with `seed`); `phases` shows the sampling loop's progress."""
     import torch
 
+    from genbench.evaluation.scorecard import draw as draw_batches
+
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    with torch.no_grad():
-        chunks = [model.sample(min(CHUNK, n - i), generator=generator) for i in range(0, n, CHUNK)]
-    return torch.cat(chunks).cpu()
+    with torch.no_grad(), phases.phase("sampling", f"drawing {n} samples") as progress:
+        return draw_batches(model, n, generator, progress).cpu()
 
 
 def sample_run(
@@ -149,6 +150,6 @@ def sample_run(
 
     request = prepare(results, run, n, seed, list(overrides or ()), out)
     model, data = load_model(request, data_dir)
-    samples = draw(model, request.n, request.seed)
+    samples = draw(model, request.n, request.seed, Phases(heading=""))
     save_grid(samples, data.spec.num_levels, request.out, max(1, math.isqrt(request.n)))
     return request

@@ -1,15 +1,17 @@
 """A stored run found again by its id (or the start of it), and its RunConfig rebuilt from its
-result.json alone: what `genbench sample` and `genbench reproduce` start from."""
+result.json alone: what `genbench sample` and `genbench reproduce` start from. And a finished
+run found again from what `genbench run` was asked, without importing torch."""
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
 
-from genbench.config import RunConfig, flatten, resolve
+from genbench.config import RunConfig, agrees, flatten, requested, resolve, run_id_of
 from genbench.errors import GenbenchError
 from genbench.results.record import RunResult
-from genbench.results.store import RUNS, DamagedResult, load_result
+from genbench.results.store import RUNS, DamagedResult, load_result, read_result
 
 SHOWN = 8  # candidates named in an error, at most
 
@@ -86,3 +88,24 @@ def stored_config(record: RunResult, extra: list[str] | tuple[str, ...] = ()) ->
             f"run {record.run_id}: its stored config does not resolve with this genbench ({error})"
         ) from None
     return resolve(model, dataset, seed, [*base, *extra])
+
+
+def finished_run(
+    out: Path, model: str, dataset: str, seed: int, overrides: list[str] | tuple[str, ...] = ()
+) -> tuple[Path, RunResult] | None:
+    """The folder and record of the finished run (done or diverged) under `out`/runs that
+    `genbench run` with these arguments would find and not train again, found from the presets
+    and the stored result.json files alone: nothing imports the model, the dataset or torch,
+    so a finished run is reported in well under a second. None where no stored run's config
+    surely agrees with the request (`config.agrees`): then `resolve` and `run` decide, as
+    before."""
+    asked = requested(model, dataset, seed, overrides)
+    prefix = f"{model}-{dataset}-s{seed}-"
+    for directory in sorted((out / RUNS).glob(glob.escape(prefix) + "*")):
+        record = read_result(directory)
+        if record is None or not record.finished or record.run_id != directory.name:
+            continue
+        # the request's config, and the one the folder is named after
+        if agrees(asked, record.config) and run_id_of(record.config) == directory.name:
+            return directory, record
+    return None

@@ -16,6 +16,7 @@ from genbench.config import resolve
 from genbench.errors import GenbenchError
 from genbench.evaluation.likelihood import bits_per_dim, reconstruction_metrics
 from genbench.evaluation.scorecard import score_generative
+from genbench.progress import Phases
 from genbench.results.summary import summary
 from genbench.runner import build_model, load_dataset, run
 from tests.conftest import tiny_config
@@ -156,3 +157,27 @@ def test_reconstructions_png_rows_alternate_and_are_captioned(monkeypatch):
     for r in range(0, rows, 2):  # a row of test images, then the row of their reconstructions
         originals = pairs[r * cols : (r + 1) * cols]
         assert torch.equal(pairs[(r + 1) * cols : (r + 2) * cols], 15 - originals)
+
+
+@pytest.mark.parametrize(
+    ("name", "likelihood", "steps"),
+    [("ddpm", "vlb", 50), ("transformer", "exact", 64)],
+)
+def test_scoring_says_each_phase_and_how_far_sampling_got(name, likelihood, steps, capsys):
+    """A line when each phase starts; progress lines from inside the sampling loop (a DDPM's
+    T = 50 steps, a transformer's 64 positions; each shown here, `every` = 0); nothing on
+    stdout, which is left to results."""
+    cfg = tiny_config(name, "digits", "eval.likelihood_examples=20", "eval.quality_samples=0")
+    data = load_dataset(cfg)
+    model = build_model(cfg, data)
+    phases = Phases(live=False, every=0.0)
+    score_generative(model, data, cfg.eval, seed=0, phases=phases)
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    started = [line for line in lines if line.startswith("genbench: evaluating: ")]
+    assert started[-1] == f"genbench: evaluating: sampling (drawing {cfg.eval.n_samples} samples)"
+    assert started[0] == f"genbench: evaluating: likelihood ({likelihood}, 20 test examples)"
+    told = [line.split()[2] for line in lines if line.startswith("genbench:   sampling ")]
+    assert told[-1] == f"{steps}/{steps}"
+    assert set(told) == {f"{step}/{steps}" for step in range(1, steps + 1)}  # every step

@@ -1,5 +1,6 @@
 """One contract, checked for every registered generative model (a new model gets it for free)."""
 
+import inspect
 import io
 
 import lightning.pytorch as pl
@@ -30,6 +31,27 @@ def test_samples_have_the_data_shape_and_levels(name, digits):
     assert x.shape == (7, *digits.spec.shape)
     assert not x.is_floating_point()
     assert int(x.min()) >= 0 and int(x.max()) < digits.spec.num_levels
+
+
+def takes_progress(entry) -> bool:
+    return "progress" in inspect.signature(entry.load().sample).parameters
+
+
+STEPWISE = [name for name, entry in MODELS.items() if takes_progress(entry)]
+
+
+@pytest.mark.parametrize("name", STEPWISE)
+def test_a_sampling_loop_tells_its_progress_to_the_end_and_draws_the_same(name, digits):
+    """Models whose `sample` is a long loop take `progress(done, total)` (evaluation shows it):
+    told once a step, counting up to the total; telling it changes no sample."""
+    model = make(name, digits).eval()
+    told = []
+    with torch.no_grad():
+        x = model.sample(3, torch.Generator().manual_seed(0), progress=lambda *a: told.append(a))
+        plain = model.sample(3, torch.Generator().manual_seed(0))
+    total = told[-1][1]
+    assert total > 1 and told == [(step, total) for step in range(1, total + 1)]
+    assert torch.equal(x, plain)
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -203,12 +203,18 @@ def test_loss_is_the_random_simple_loss_in_training_and_the_fixed_bound_in_evalu
         assert not torch.equal(model.loss(x), model.loss(x))
 
 
-@pytest.mark.parametrize(("sample_steps", "calls"), [(None, 20), (5, 5), (1, 1)])
-def test_samplers_run_the_network_once_per_step_and_return_levels(sample_steps, calls):
-    model = make_ddpm(sample_steps=sample_steps)
-    steps = []
+@pytest.mark.parametrize(
+    ("sample_steps", "variance", "calls"),
+    [(None, "posterior", 20), (None, "beta", 20), (5, "posterior", 5), (1, "posterior", 1)],
+)
+def test_samplers_run_the_network_once_per_step_and_return_levels(sample_steps, variance, calls):
+    """... and tell their progress after each step, when asked to."""
+    model = make_ddpm(sample_steps=sample_steps, variance=variance)
+    steps, told = [], []
     model.ema.register_forward_hook(lambda module, args, out: steps.append(args[1][0].item()))
-    x = model.sample(9, torch.Generator().manual_seed(0))
+    progress = lambda done, total: told.append((done, total, len(steps)))  # noqa: E731
+    x = model.sample(9, torch.Generator().manual_seed(0), progress=progress)
+    assert told == [(i, calls, i) for i in range(1, calls + 1)]  # each after its network pass
     assert len(steps) == calls and steps[0] == 20 and steps == sorted(steps, reverse=True)
     assert steps[-1] == (1 if calls > 1 else 20)
     assert x.shape == (9, 1, 2, 2) and x.dtype == torch.long

@@ -10,7 +10,7 @@ import pytest
 import genbench.config as config
 from genbench.config import resolve
 from genbench.errors import GenbenchError
-from genbench.run.stored import find_run, stored_config
+from genbench.run.stored import find_run, finished_run, stored_config
 from tests.report.fake import fake_reference, fake_run
 
 METRICS = {"bpd": 2.0, "bpd_kind": "elbo"}
@@ -117,3 +117,29 @@ def test_no_config_or_a_students_run_is_refused(tmp_path):
         stored_config(type(run)(**{**run.__dict__, "config": student}))
     with pytest.raises(GenbenchError, match="holds no config"):
         stored_config(type(run)(**{**run.__dict__, "config": {}}))
+
+
+def test_a_finished_run_is_found_from_the_request_alone(tmp_path):
+    """`genbench run` finds a finished run from its presets and overrides, however they spell
+    its config, and never a run of another config, an unfinished one, or one whose result's
+    config is not the one its folder is named after."""
+    done = fake_run(tmp_path, "vae", METRICS, "trainer.preset=quick")
+    fake_run(tmp_path, "vae", METRICS, "trainer.preset=quick", "model.latent_dim=8")
+    fake_run(tmp_path, "vae", METRICS, "model.latent_dim=9", status="failed")
+    for overrides in (["trainer.preset=quick"], ["model.lr=1e-3", "trainer.preset=quick"]):
+        directory, record = finished_run(tmp_path, "vae", "digits", 0, overrides)
+        assert record.run_id == done.run_id and directory == tmp_path / "runs" / done.run_id
+    assert finished_run(tmp_path, "vae", "digits", 0, ["model.latent_dim=9"]) is None  # failed
+    assert finished_run(tmp_path, "vae", "digits", 1, ["trainer.preset=quick"]) is None
+    assert finished_run(tmp_path, "vae", "digits", 0, []) is None  # not the quick preset
+    assert finished_run(tmp_path / "elsewhere", "vae", "digits", 0, []) is None
+    # a result.json edited by hand to another config: its folder's name no longer matches it
+    path = tmp_path / "runs" / done.run_id / "result.json"
+    record = json.loads(path.read_text())
+    record["config"]["model"]["latent_dim"] = 7
+    path.write_text(json.dumps(record))
+    assert finished_run(tmp_path, "vae", "digits", 0, ["trainer.preset=quick"]) is None
+    seven = ["trainer.preset=quick", "model.latent_dim=7"]
+    assert finished_run(tmp_path, "vae", "digits", 0, seven) is None
+    with pytest.raises(GenbenchError, match="unknown model 'vea'"):
+        finished_run(tmp_path, "vea", "digits", 0, [])
