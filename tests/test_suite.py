@@ -116,6 +116,13 @@ def test_one_and_two_workers_give_identical_numbers(tmp_path):
     assert one.keys() == two.keys() and len(one) == 4
     for run_id in one:
         assert strip_timings(one[run_id]) == strip_timings(two[run_id]), run_id
+    # the runs inherit $GENBENCH_CACHE: one feature extractor there, none in either --out
+    spaces = {m["feature_space"] for m in one.values() if "feature_space" in m}
+    cache = Path(os.environ["GENBENCH_CACHE"]) / "features"
+    assert spaces and all((cache / f"{space}.pt").is_file() for space in spaces)
+    assert (
+        not (tmp_path / "w1" / "features").exists() and not (tmp_path / "w2" / "features").exists()
+    )
 
 
 def test_failed_runs_are_skipped_unless_retried(tmp_path):
