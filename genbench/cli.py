@@ -20,6 +20,7 @@ from genbench.errors import GenbenchError
 from genbench.exits import EXIT_USAGE, guarded
 
 RESULT_FORMATS = ("table", "csv", "json", "markdown", "latex")
+DATA_DIR_HELP = "dataset files (default: $GENBENCH_DATA, else $GENBENCH_CACHE or ~/.cache/genbench)"
 
 
 def folder(text: str) -> Path:
@@ -85,7 +86,7 @@ def build_parser() -> Parser:
     run.add_argument(
         "--data-dir",
         type=folder,
-        help="dataset files (default: $GENBENCH_DATA or ~/.cache/genbench)",
+        help=DATA_DIR_HELP,
     )
     run.add_argument(
         "--force", action="store_true", help="retrain even if this run already finished"
@@ -176,7 +177,9 @@ def add_stored_run_parsers(commands: argparse._SubParsersAction) -> None:
             help="the results folder the run is stored in (default: results)",
         )  # fmt: skip
         command.add_argument(
-            "--data-dir", type=folder, help="dataset files (default: $GENBENCH_DATA or ~/.cache)"
+            "--data-dir",
+            type=folder,
+            help=DATA_DIR_HELP,
         )
 
 

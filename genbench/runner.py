@@ -2,9 +2,9 @@
 from; the code is in genbench.run (one module per concern)."""
 
 from genbench.environment import describe_device, versions
+from genbench.paths import features_dir
 from genbench.run.build import build_classifier, build_model, default_data_dir, load_dataset
 from genbench.run.execute import RunOutcome, run
-from genbench.run.references import features_dir
 
 __all__ = [
     "RunOutcome",

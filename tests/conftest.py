@@ -35,11 +35,13 @@ def tiny_config(model: str, dataset: str = "digits", *extra: str, seed: int = 0)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path_factory, monkeypatch):
-    """Never read or download into the user's data folder from a test; share one feature
-    extractor cache across the session (each dataset's extractor trains once)."""
+def _isolated_user_folders(tmp_path_factory, monkeypatch):
+    """Never read, download or train into the user's folders (~/.cache/genbench) from a test:
+    a fresh data folder per test, and one genbench cache folder for the whole session, so each
+    dataset's feature extractor trains once. Subprocesses and suite runs inherit both."""
     monkeypatch.setenv("GENBENCH_DATA", str(tmp_path_factory.mktemp("data")))
-    monkeypatch.setenv("GENBENCH_FEATURES", str(tmp_path_factory.getbasetemp() / "features"))
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("GENBENCH_FEATURES", raising=False)  # a user's own: not for tests
 
 
 def subprocess_env() -> dict[str, str]:

@@ -105,7 +105,8 @@ def test_a_damaged_suite_file_is_one_line_naming_file_and_key(tmp_path, capsys, 
 
 
 @pytest.mark.slow
-def test_one_and_two_workers_give_identical_numbers(tmp_path):
+def test_one_and_two_workers_give_identical_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))  # empty: the runs train it
     plans, _ = expand(tiny_suite())
     for workers in (1, 2):
         progress = run_suite(
@@ -116,6 +117,12 @@ def test_one_and_two_workers_give_identical_numbers(tmp_path):
     assert one.keys() == two.keys() and len(one) == 4
     for run_id in one:
         assert strip_timings(one[run_id]) == strip_timings(two[run_id]), run_id
+    # the runs inherit $GENBENCH_CACHE: one feature extractor there, none in either --out
+    spaces = {m["feature_space"] for m in one.values() if "feature_space" in m}
+    assert [p.stem for p in (tmp_path / "cache" / "features").glob("*.pt")] == list(spaces)
+    assert (
+        not (tmp_path / "w1" / "features").exists() and not (tmp_path / "w2" / "features").exists()
+    )
 
 
 @pytest.mark.slow

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from genbench import paths
 from genbench.config import RunConfig
 from genbench.data.base import Dataset, keep_fraction
 from genbench.errors import GenbenchError
@@ -12,8 +12,9 @@ from genbench.registry import lookup, require_applicable
 
 
 def default_data_dir() -> Path:
-    """Where datasets that need files are looked for: $GENBENCH_DATA, else ~/.cache/genbench."""
-    return Path(os.environ.get("GENBENCH_DATA") or Path.home() / ".cache" / "genbench")
+    """Where datasets that need files are looked for: $GENBENCH_DATA, else genbench's cache
+    folder (genbench.paths)."""
+    return paths.data_dir()
 
 
 def load_dataset(cfg: RunConfig, data_dir: Path | None = None) -> Dataset:

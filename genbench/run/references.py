@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,11 @@ from typing import Any
 from genbench.config import RunConfig
 from genbench.data.base import Dataset
 from genbench.environment import describe_device, versions
+from genbench.paths import fallback_features_dir, features_dir
 from genbench.registry import lookup
 from genbench.results.record import RunResult
 from genbench.results.store import read_result, run_dir, write_result
 from genbench.run.build import default_data_dir
-
-
-def features_dir(out: Path) -> Path:
-    """Where feature extractors are cached: $GENBENCH_FEATURES, else <results>/features."""
-    return Path(os.environ.get("GENBENCH_FEATURES") or out / "features")
 
 
 def quality_space(
@@ -31,8 +26,9 @@ def quality_space(
     out: Path,
     announce: Callable[[str], None] | None = None,
 ) -> Any:
-    """The dataset's feature space (trained on its full training split, once; `announce` says
-    so first), and beside the runs the reference rows of real training images and of noise."""
+    """The dataset's feature space (trained on its full training split, once, into the user's
+    cache, or into <out>/features where that cannot be written; `announce` says so first), and
+    beside the runs the reference rows of real training images and of noise."""
     from genbench.evaluation.features import feature_space
 
     full = data
@@ -43,7 +39,9 @@ def quality_space(
             .load(cfg.data, data_dir or default_data_dir())
         )
     with preserved_rng():  # training the extractor (the first time) must not change the run's
-        space = feature_space(cfg.dataset_name, full, cfg.data, features_dir(out), announce)
+        space = feature_space(
+            cfg.dataset_name, full, cfg.data, features_dir(), announce, fallback_features_dir(out)
+        )
         write_references(cfg, full, space, out)
     return space
 

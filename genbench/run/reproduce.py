@@ -3,10 +3,10 @@ of its own, and set its metrics beside the stored ones.
 
 The rerun lands in `<results>/reproduce/<run_id>/runs/<run_id>/` unless `out` says otherwise
 (never the stored run's own folder), is always trained afresh there, uses the torch thread
-count the stored run recorded, and reads the sample-quality feature extractor from the stored
-run's cache (`$GENBENCH_FEATURES`, else `<results>/features`), so the same seed, config and
-machine give the same numbers. Timings and peak memory measure the machine, not the model:
-they are shown, not compared.
+count the stored run recorded, and scores samples with the stored run's feature extractor (the
+same key finds it in the user's cache, or in `<results>/features` where the stored run kept
+its own), so the same seed, config and machine give the same numbers. Timings and peak memory
+measure the machine, not the model: they are shown, not compared.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from genbench.config import RunConfig
 from genbench.errors import GenbenchError
 from genbench.evaluation.metrics import METRICS
+from genbench.paths import fallback_features_dir
 from genbench.registry import TABLES
 from genbench.results.record import RunResult
 from genbench.results.store import ensure_writable, run_dir
@@ -68,17 +69,23 @@ def prepare(results: Path, run: str, out: Path | None = None) -> Plan:
 
 @contextlib.contextmanager
 def same_conditions(plan: Plan, results: Path) -> Iterator[None]:
-    """The stored run's torch thread count (as OMP_NUM_THREADS, which trainer.threads=auto
-    takes), and its feature extractor cache, for the rerun."""
+    """The stored run's torch thread count (set, and as OMP_NUM_THREADS, which
+    trainer.threads=auto takes), and its feature extractor, for the rerun: where the results
+    folder keeps its own copy (<results>/features: the user's cache could not be written, or it
+    was trained before extractors were shared), $GENBENCH_FEATURES points there unless the user
+    set it."""
     import torch
 
     threads = torch.get_num_threads()
     saved = {name: os.environ.get(name) for name in ("GENBENCH_FEATURES", "OMP_NUM_THREADS")}
+    space = str((plan.record.metrics if plan.record else {}).get("feature_space", ""))
+    own = fallback_features_dir(results)
+    pin = saved["GENBENCH_FEATURES"] is None and bool(space) and (own / f"{space}.pt").is_file()
     if plan.threads is not None:
         torch.set_num_threads(plan.threads)
         os.environ["OMP_NUM_THREADS"] = str(plan.threads)
-    if saved["GENBENCH_FEATURES"] is None:
-        os.environ["GENBENCH_FEATURES"] = str(results / "features")
+    if pin:
+        os.environ["GENBENCH_FEATURES"] = str(own)
     try:
         yield
     finally:

@@ -8,6 +8,7 @@ remote cluster needs no shared filesystem. Ray is an optional extra: pip install
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -64,7 +65,7 @@ def run_ray(
         raise GenbenchError(
             "the ray backend needs Ray: pip install -c constraints.txt -e '.[ray]'"
         ) from None
-    from genbench.run.references import features_dir
+    from genbench.paths import features_dir
 
     if address:
         ray.init(address=address, log_to_driver=False)
@@ -72,12 +73,14 @@ def run_ray(
         ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=threads, num_gpus=gpus_per_run)(execute)
-        features = str(features_dir(out).resolve())
+        features = features_dir().resolve()
+        with contextlib.suppress(OSError):  # so that tasks on this machine find it (see execute)
+            features.mkdir(parents=True, exist_ok=True)
         pending: dict[Any, PlannedRun] = {}
         for plan in todo:
             c = plan.cfg
             ref = task.remote(
-                c.model_name, c.dataset_name, c.seed, plan.overrides, threads, features
+                c.model_name, c.dataset_name, c.seed, plan.overrides, threads, str(features)
             )
             pending[ref] = plan
         while pending:

@@ -246,7 +246,10 @@ def _benchmark(
         memory_bytes=max(limits.memory_bytes, 8 << 30), cpu_seconds=int(4 * bench.timeout_seconds)
     )
     log = (sandbox.job / "benchmark.log").open("wb")
-    process = sandbox.popen(command, limits=big, stdout=log, stderr=log)
+    # its own cache folder (the feature extractor, trained in the job): a submission's process
+    # must never write where another grade, or the grader, would read
+    cache = {"GENBENCH_CACHE": str(sandbox.job / "io" / "cache")}
+    process = sandbox.popen(command, limits=big, stdout=log, stderr=log, env=cache)
     log.close()
     try:
         process.wait(timeout=bench.timeout_seconds)

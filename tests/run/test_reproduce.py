@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -103,21 +104,28 @@ def test_refusals_before_anything_is_written(tmp_path):
     assert not (tmp_path / "reproduce").exists()
 
 
-def test_the_rerun_uses_the_stored_threads_and_feature_cache(tmp_path, monkeypatch):
+def test_the_rerun_uses_the_stored_threads_and_feature_extractor(tmp_path, monkeypatch):
+    """The stored run's extractor: the user's cache holds it under the same key, unless the
+    results folder kept its own (<results>/features), which $GENBENCH_FEATURES then points at."""
     import torch
 
-    monkeypatch.delenv("GENBENCH_FEATURES", raising=False)
     threads = torch.get_num_threads()
-    plan = Plan(None, None, tmp_path, threads + 1)  # type: ignore[arg-type]
+    record = SimpleNamespace(metrics={"feature_space": "digits-cnn-0123456789"})
+    plan = Plan(record, None, tmp_path, threads + 1)  # type: ignore[arg-type]
+    results = tmp_path / "results"
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
-    with same_conditions(plan, tmp_path / "results"):
+    with same_conditions(plan, results):
         assert torch.get_num_threads() == threads + 1
         assert os.environ["OMP_NUM_THREADS"] == str(threads + 1)  # what trainer.threads=auto takes
-        assert os.environ["GENBENCH_FEATURES"] == str(tmp_path / "results" / "features")
-    assert torch.get_num_threads() == threads and "GENBENCH_FEATURES" not in os.environ
-    assert os.environ["OMP_NUM_THREADS"] == "7"
-    monkeypatch.setenv("GENBENCH_FEATURES", "mine")  # a user's own cache is kept
-    with same_conditions(plan, tmp_path / "results"):
+        assert "GENBENCH_FEATURES" not in os.environ  # the user's cache, as for any run
+    assert torch.get_num_threads() == threads and os.environ["OMP_NUM_THREADS"] == "7"
+    (results / "features").mkdir(parents=True)
+    (results / "features" / "digits-cnn-0123456789.pt").touch()
+    with same_conditions(plan, results):
+        assert os.environ["GENBENCH_FEATURES"] == str(results / "features")
+    assert "GENBENCH_FEATURES" not in os.environ
+    monkeypatch.setenv("GENBENCH_FEATURES", "mine")  # a user's own setting is kept
+    with same_conditions(plan, results):
         assert os.environ["GENBENCH_FEATURES"] == "mine"
 
 
