@@ -352,6 +352,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from genbench.config import family_presets
     from genbench.registry import CLASSIFIERS, DATASETS, MODELS
 
     for title, table in (
@@ -363,6 +364,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         width = max(map(len, table))
         for name, entry in table.items():
             print(f"  {name:<{width}}  {entry.summary}")
+    print("model presets per dataset family (configs/models/<family>/<model>.yaml, layered on the")
+    print("model's own preset for the family's datasets):")
+    for family, models in family_presets().items():
+        datasets = [name for name, entry in DATASETS.items() if entry.family == family]
+        print(f"  {family} ({', '.join(datasets)}): {', '.join(models) or 'none'}")
     return 0
 
 

@@ -3,7 +3,12 @@
 Defaults live in YAML only (configs/), layered in this order, later wins:
 
     trainer/default.yaml -> models/<model>.yaml -> datasets/<dataset>.yaml
+    -> models/<family>/<model>.yaml (if the dataset has a family and the file exists)
     -> trainer/<trainer.preset>.yaml (unless "default") -> --set overrides
+
+A dataset's family (registry: `family="mnist"` for MNIST, Fashion-MNIST, KMNIST and binarized
+MNIST) names a folder of model presets sized for data of that scale, each stating only what
+differs from the model's own preset (sizes, batch, epochs, evaluation cost).
 
 The code declares each section's keys as a dataclass without defaults, each key's type with its
 valid values (genbench.constraints), so a key is checked against one schema and its value comes
@@ -223,14 +228,17 @@ def preset_values(
     model: str, dataset: str | None, parsed: list[tuple[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """The preset layers' values merged, later wins, nothing checked yet: trainer defaults, the
-    model's, the dataset's, then the trainer preset that the last `trainer.preset` among the
-    `parsed` overrides names (else the layers do)."""
+    model's, the dataset's, the model's preset for the dataset's family, then the trainer preset
+    that the last `trainer.preset` among the `parsed` overrides names (else the layers do)."""
     merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
     layers = [CONFIG_DIR / "trainer" / "default.yaml", CONFIG_DIR / "models" / f"{model}.yaml"]
     if dataset is not None:
         layers.append(CONFIG_DIR / "datasets" / f"{dataset}.yaml")
     for path in layers:
         merge(merged, read_preset(path))
+    family = family_preset(model, dataset)
+    if family is not None:
+        merge(merged, read_family_preset(family))
     preset = next((v for k, v in reversed(parsed) if k == "trainer.preset"), None)
     preset = str(preset if preset is not None else merged["trainer"].get("preset", "default"))
     if preset != "default":
@@ -289,6 +297,39 @@ def agrees(given: Any, checked: Any) -> bool:
         except ValueError:
             return False
     return False
+
+
+def family_preset(model: str, dataset: str | None) -> Path | None:
+    """The preset `model` has for `dataset`'s family, configs/models/<family>/<model>.yaml, or
+    None (no dataset, a dataset of no family, or no such file: the model's preset holds)."""
+    family = None if dataset is None else lookup("dataset", dataset).family
+    if family is None:
+        return None
+    path = CONFIG_DIR / "models" / family / f"{model}.yaml"
+    return path if path.is_file() else None
+
+
+def family_presets() -> dict[str, list[str]]:
+    """Each dataset family -> the models that have a preset for it (`genbench list` shows them)."""
+    from genbench.registry import DATASETS
+
+    families = sorted({e.family for e in DATASETS.values() if e.family is not None})
+    return {
+        family: sorted(p.stem for p in (CONFIG_DIR / "models" / family).glob("*.yaml"))
+        for family in families
+    }
+
+
+def read_family_preset(path: Path) -> dict[str, dict[str, Any]]:
+    """A family preset: model, trainer and eval keys only (a data key belongs to the dataset's
+    own preset, which `resolve_data` reads without a model)."""
+    layer = read_preset(path)
+    if layer["data"]:
+        raise GenbenchError(
+            f"{path}: a model's family preset sets no data keys (data.{next(iter(layer['data']))}"
+            "); those belong in configs/datasets/<dataset>.yaml"
+        )
+    return layer
 
 
 def resolve_data(dataset: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:

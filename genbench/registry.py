@@ -21,6 +21,9 @@ class Entry:
     summary: str
     # the config sections its runs read: a setting elsewhere (an SVM's eval.iwae_k) does nothing
     reads: tuple[str, ...] = ("model", "data", "trainer", "eval")
+    # datasets only: the family whose model presets it uses, configs/models/<family>/<model>.yaml
+    # (what differs from configs/models/<model>.yaml for data of that scale); None: the model's
+    family: str | None = None
 
     def load(self) -> Any:
         module, _, attr = self.target.partition(":")
@@ -44,14 +47,25 @@ DATASETS: dict[str, Entry] = {
         "genbench.data.text:Text",
         "a local UTF-8 text file (data.path), characters or byte-level BPE, contiguous split",
     ),
-    "mnist": Entry("genbench.data.mnist:MNIST", "MNIST handwritten digits, 28x28, 256 levels"),
-    "fashion-mnist": Entry(
-        "genbench.data.mnist:FashionMNIST", "Fashion-MNIST clothing images, 28x28, 256 levels"
+    "mnist": Entry(
+        "genbench.data.mnist:MNIST",
+        "MNIST handwritten digits, 28x28, 256 levels",
+        family="mnist",
     ),
-    "kmnist": Entry("genbench.data.mnist:KMNIST", "Kuzushiji-MNIST characters, 28x28, 256 levels"),
+    "fashion-mnist": Entry(
+        "genbench.data.mnist:FashionMNIST",
+        "Fashion-MNIST clothing images, 28x28, 256 levels",
+        family="mnist",
+    ),
+    "kmnist": Entry(
+        "genbench.data.mnist:KMNIST",
+        "Kuzushiji-MNIST characters, 28x28, 256 levels",
+        family="mnist",
+    ),
     "binarized-mnist": Entry(
         "genbench.data.binarized:BinarizedMNIST",
         "MNIST with 0/1 pixels (data.binarize: threshold or sample), 28x28, 2 levels",
+        family="mnist",
     ),
     "cifar10": Entry(
         "genbench.data.cifar:CIFAR10", "CIFAR-10 colour images, 3x32x32, 256 levels, 10 classes"

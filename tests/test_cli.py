@@ -184,3 +184,7 @@ def test_list_names_every_registered_component(capsys):
     out = capsys.readouterr().out
     for name in ("digits", "bars", "mnist", "fashion-mnist", "kmnist", "vae"):
         assert f"  {name} " in out
+    # which models have a preset for the MNIST family, and which datasets that family holds
+    family = next(line for line in out.splitlines() if line.startswith("  mnist ("))
+    assert "fashion-mnist" in family.split(":")[0] and "digits" not in family
+    assert {"vae", "transformer", "ddpm"} <= set(family.split(": ")[1].split(", "))

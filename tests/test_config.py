@@ -240,3 +240,142 @@ def test_no_setting_admits_both_an_integer_and_a_number():
     for schema in schemas:
         for name, annotation in field_types(schema).items():
             assert not {int, float} <= base_types(annotation), f"{schema.__qualname__}.{name}"
+
+
+# --- presets per dataset family (configs/models/<family>/<model>.yaml) --------------------------
+
+# Run ids on digits computed before the family layer existed: a dataset of no family resolves
+# exactly as it did, for generative models, classifiers and generative classifiers alike.
+DIGITS_RUN_IDS = {
+    "vae": "vae-digits-s0-1dea9328",
+    "transformer": "transformer-digits-s0-5a6fe35c",
+    "ddpm": "ddpm-digits-s0-c26b937b",
+    "gan": "gan-digits-s0-42f4552c",
+    "svm": "svm-digits-s0-ff764348",
+    "mlp": "mlp-digits-s0-5ca233cc",
+    "bayes-vae": "bayes-vae-digits-s0-6806bf58",
+    "bayes-ddpm": "bayes-ddpm-digits-s0-1ad19720",
+}
+
+
+@pytest.mark.parametrize(("model", "run_id"), DIGITS_RUN_IDS.items())
+def test_a_digits_run_is_unchanged_by_the_family_presets(model, run_id):
+    assert resolve(model, "digits").run_id == run_id
+
+
+def family_files() -> list[tuple[str, str]]:
+    """(family, model) of every family preset file."""
+    folders = [p for p in (CONFIG_DIR / "models").iterdir() if p.is_dir()]
+    return sorted((f.name, p.stem) for f in folders for p in f.glob("*.yaml"))
+
+
+def family_datasets(family: str) -> list[str]:
+    return [name for name, entry in DATASETS.items() if entry.family == family]
+
+
+@pytest.fixture
+def presets(tmp_path, monkeypatch):
+    """A private copy of the presets, read by resolve instead of the real ones."""
+    import shutil
+
+    from genbench import config
+
+    copy = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, copy)
+    monkeypatch.setattr(config, "CONFIG_DIR", copy)
+    return copy
+
+
+def test_family_preset_layers_after_the_dataset_and_before_quick_and_set(presets):
+    (presets / "datasets" / "mnist.yaml").write_text(
+        "data: {n_val: 10000, download: true}\ntrainer: {batch_size: 11, patience: 4}\n"
+    )
+    (presets / "models" / "mnist" / "vae.yaml").write_text(
+        "model: {hidden: 77, latent_dim: 5}\n"
+        "trainer: {batch_size: 33, max_epochs: 9}\neval: {iwae_k: 7, likelihood_examples: 50}\n"
+    )
+    own = preset("models", "vae.yaml")["model"]
+    cfg = resolve("vae", "mnist")
+    assert (cfg.model.hidden, cfg.model.latent_dim) == (77, 5)  # over the model's preset
+    assert cfg.model.dropout == own["dropout"]  # a key it does not state stays the model's
+    assert cfg.trainer.batch_size == 33  # over the dataset's preset
+    assert cfg.trainer.patience == 4  # the dataset's, where the family preset says nothing
+    assert (cfg.trainer.max_epochs, cfg.eval.iwae_k) == (9, 7)  # over trainer/default.yaml
+    quick = preset("trainer", "quick.yaml")
+    cfg = resolve("vae", "mnist", 0, ["trainer.preset=quick", "model.hidden=12"])
+    assert cfg.trainer.max_epochs == quick["trainer"]["max_epochs"]  # quick over the family
+    assert cfg.eval.iwae_k == quick["eval"]["iwae_k"]
+    assert cfg.eval.likelihood_examples == quick["eval"]["likelihood_examples"]
+    assert cfg.model.hidden == 12 and cfg.model.latent_dim == 5  # --set over everything
+    for dataset in family_datasets("mnist"):  # every dataset of the family reads it
+        assert resolve("vae", dataset).model.hidden == 77
+    assert resolve("vae", "digits").model.hidden == own["hidden"]  # no family: not read
+
+
+def test_a_model_without_a_family_preset_keeps_its_own(presets):
+    (presets / "models" / "mnist" / "knn.yaml").unlink(missing_ok=True)
+    assert (
+        resolve("knn", "mnist").model.n_neighbors
+        == preset("models", "knn.yaml")["model"]["n_neighbors"]
+    )
+
+
+def test_a_family_preset_sets_no_data_key(presets):
+    (presets / "models" / "mnist" / "vae.yaml").write_text("data: {n_val: 500}\n")
+    with pytest.raises(GenbenchError, match=r"mnist/vae\.yaml: a model's family preset sets no "):
+        resolve("vae", "mnist")
+
+
+def test_a_bad_key_in_a_family_preset_is_named(presets):
+    (presets / "models" / "mnist" / "vae.yaml").write_text("model: {hiden: 5}\n")
+    with pytest.raises(GenbenchError, match=r"unknown key model\.hiden in the presets"):
+        resolve("vae", "mnist")
+
+
+def test_every_generative_model_has_an_mnist_preset():
+    assert set(MODELS) <= {model for family, model in family_files() if family == "mnist"}
+
+
+@pytest.mark.parametrize(("family", "model"), family_files())
+def test_family_preset_contract(family, model):
+    """Every family preset is for a registered model and a family some dataset has, holds only
+    keys of the model's Config, the trainer and the evaluation (no data key: that is the
+    dataset's), states only what differs from the model's own preset, and resolves on every
+    dataset of its family."""
+    from genbench.config import read_preset
+    from genbench.registry import TABLES
+
+    assert model in TABLES["model"], f"models/{family}/{model}.yaml: no model {model}"
+    assert family_datasets(family), f"models/{family}/: no dataset has family {family}"
+    raw = preset("models", family, f"{model}.yaml")
+    assert set(raw) <= {"inherit", "model", "trainer", "eval"}
+    layer = read_preset(CONFIG_DIR / "models" / family / f"{model}.yaml")
+    schemas = {"model": TABLES["model"][model].load().Config, "trainer": TrainerConfig}
+    schemas["eval"] = EvalConfig
+    own = read_preset(CONFIG_DIR / "models" / f"{model}.yaml")
+    for section, schema in schemas.items():
+        assert set(layer[section]) <= set(field_types(schema)), (section, layer[section])
+        if "inherit" not in raw:  # an inheriting file repeats its parent's family keys
+            same = {k for k, v in (raw.get(section) or {}).items() if own[section].get(k) == v}
+            assert not same, f"models/{family}/{model}.yaml repeats {section} keys {same}"
+    for dataset in family_datasets(family):
+        cfg = resolve(model, dataset)
+        for key, value in (raw.get("model") or {}).items():
+            assert getattr(cfg.model, key) == value
+
+
+def test_every_preset_ships_in_the_wheel():
+    """setup.py's package data globs cover every YAML file under configs/, family folders too."""
+    import ast
+    import fnmatch
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).parents[1] / "setup.py").read_text())
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.keywords)
+    data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
+    globs = data["genbench.configs"]
+    for path in CONFIG_DIR.rglob("*.yaml"):
+        relative = path.relative_to(CONFIG_DIR).as_posix()
+        matched = [g for g in globs if fnmatch.fnmatch(relative, g) and
+                   g.count("/") == relative.count("/")]  # fmt: skip
+        assert matched, f"configs/{relative} matches none of {globs}"

@@ -101,3 +101,17 @@ def test_a_setting_that_differs_across_presets_is_named_unless_the_preset_sets_i
     names = labels(tmp_path)
     assert names[quick.run_id] == "vae (decoder=auto; quick preset)"
     assert names[full.run_id] == "vae (decoder=discretized_logistic)"  # not max_epochs, eval.*
+
+
+def test_labels_of_runs_on_a_family_preset_name_only_what_differs_on_that_dataset(tmp_path):
+    """A VAE on MNIST reads configs/models/mnist/vae.yaml (another latent_dim, batch, epochs
+    than on digits): runs on the two datasets are labelled apart by their dataset, not by the
+    family preset's keys; on MNIST a --set that differs from the family preset is named."""
+    digits = fake_run(tmp_path, "vae", GEN)
+    mnist = fake_run(tmp_path, "vae", GEN, dataset="mnist")
+    smaller = fake_run(tmp_path, "vae", GEN, "model.latent_dim=8", dataset="mnist")
+    assert digits.config["model"]["latent_dim"] != mnist.config["model"]["latent_dim"]
+    names = labels(tmp_path)
+    assert names[digits.run_id] == "vae"
+    assert names[mnist.run_id] == f"vae (latent_dim={mnist.config['model']['latent_dim']})"
+    assert names[smaller.run_id] == "vae (latent_dim=8)"
