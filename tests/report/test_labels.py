@@ -101,3 +101,14 @@ def test_a_setting_that_differs_across_presets_is_named_unless_the_preset_sets_i
     names = labels(tmp_path)
     assert names[quick.run_id] == "vae (decoder=auto; quick preset)"
     assert names[full.run_id] == "vae (decoder=discretized_logistic)"  # not max_epochs, eval.*
+
+
+def test_the_kinds_in_the_bpd_column_are_defined_under_the_table(tmp_path):
+    fake_run(tmp_path, "vae", GEN)
+    fake_run(tmp_path, "ddpm", GEN | {"bpd_kind": "vlb-50"})
+    columns = ("bpd", "fd")
+    table = render_table("t", summarize(load_runs(tmp_path), columns), columns)
+    assert any(
+        d.startswith("vlb-50: an unbiased estimate of vlb from K") for d in table.definitions
+    )
+    assert any(d.startswith("elbo: the evidence lower bound") for d in table.definitions)
