@@ -2,6 +2,7 @@ import pytest
 
 from genbench.data.base import DatasetFamily
 from genbench.errors import GenbenchError
+from genbench.evaluation.metrics import LIKELIHOOD_KINDS, kind_definition
 from genbench.models.base import GenerativeModel
 from genbench.registry import DATASETS, MODELS, lookup
 
@@ -18,6 +19,14 @@ def test_model_entries_load(name):
     assert issubclass(model, GenerativeModel)
     assert model.likelihood in ("exact", "bound", "none")
     assert (model.log_prob_kind is None) == (model.likelihood == "none")
+    assert model.log_prob_kind is None or kind_definition(model.log_prob_kind)
+
+
+def test_likelihood_kinds_with_a_number_are_defined_by_their_pattern():
+    assert kind_definition("iwae-100") == LIKELIHOOD_KINDS["iwae-K"]
+    assert kind_definition("vlb-50") == LIKELIHOOD_KINDS["vlb-K"]
+    assert kind_definition("dequantized-iw-100") == LIKELIHOOD_KINDS["dequantized-iw-K"]
+    assert kind_definition("vlb") == LIKELIHOOD_KINDS["vlb"] and kind_definition("made-up") is None
 
 
 def test_lookup_suggests_the_closest_name():

@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from genbench.config import EvalConfig, RunConfig
 
 
+def chunk_seed(random_state: int, index: int) -> int:
+    """The seed of the `index`-th chunk of examples: distinct chunks, independent draws."""
+    return int(np.random.SeedSequence((random_state, index)).generate_state(1)[0])
+
+
 def tightest(estimates: dict[str, torch.Tensor]) -> str:
     """The estimate of log p(x) to classify with: exact if there is one, else an IWAE bound
     (tighter than the ELBO), else the model's headline bound."""
@@ -219,13 +224,16 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         k = self.eval_config.iwae_k
         chunk = max(1, self.eval_config.batch_size // k)
         columns = []
-        with seeded(self.random_state):  # importance samples: the same numbers on every call
-            for code in range(len(self.classes_)):
-                parts = [
-                    self._estimates(code, x[i : i + chunk])[self.likelihood_kind_].double().cpu()
-                    for i in range(0, len(x), chunk)
-                ]
-                columns.append(torch.cat(parts))
+        for code in range(len(self.classes_)):
+            parts = []
+            for index, start in enumerate(range(0, len(x), chunk)):
+                # the same random numbers for every class (importance samples, a DDPM's steps
+                # and noise) and on every call: classes compare on the same draws, so the
+                # noise of their difference is far below that of each estimate
+                with seeded(chunk_seed(self.random_state, index)):
+                    estimate = self._estimates(code, x[start : start + chunk])
+                parts.append(estimate[self.likelihood_kind_].double().cpu())
+            columns.append(torch.cat(parts))
         return torch.stack(columns, 1).numpy() + self.class_log_prior_
 
     def predict_log_proba(self, X: Any) -> np.ndarray:

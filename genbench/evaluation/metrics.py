@@ -109,6 +109,29 @@ DEFINITIONS = {
     "bins, weighted by their counts",
     "fit_seconds": "wall-clock time to fit on the training data",
 }
+# every kind of likelihood estimate (`bpd_kind`, a generative classifier's `likelihood_kind`),
+# K standing for the number in its name (iwae-100, vlb-50); printed under a table's bpd column
+LIKELIHOOD_KINDS = {
+    "exact": "log p(x) itself",
+    "elbo": "the evidence lower bound, one draw of z ~ q(z|x) per image",
+    "iwae-K": "the importance-weighted bound from K draws of z ~ q(z|x) (Burda et al. 2016), "
+    "tighter than the elbo, tighter as K grows",
+    "vlb": "the diffusion's variational bound L_T + sum_t L_{t-1} + L_0 over all T steps, one "
+    "draw of x_t per step (Ho et al. 2020)",
+    "vlb-K": "an unbiased estimate of vlb from K of its steps, stratified over 2..T, with L_0 "
+    "and L_T: the same bound on average, noisier per image, about K / T of its cost",
+    "dequantized": "the uniform dequantization bound log p(x + u), one u ~ U[0, 1)^D per image",
+    "dequantized-iw-K": "the importance-weighted dequantization bound from K draws of a learned "
+    "q(u|x) (Ho et al. 2019)",
+}
+
+
+def kind_definition(kind: str) -> str | None:
+    """The definition of a likelihood kind such as 'iwae-100' (entry 'iwae-K'), if known."""
+    stem, _, number = kind.rpartition("-")
+    return LIKELIHOOD_KINDS.get(f"{stem}-K" if number.isdigit() else kind)
+
+
 # pairs the summary prints on one line ("precision / recall (features)  0.71 / 0.80")
 PAIRS = (("precision", "recall"), ("density", "coverage"))
 

@@ -16,15 +16,19 @@ The likelihood is the variational bound (eq. 5) on the probability of the discre
     L_{t-1} = E_q KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t))           closed form given x_t
     L_0     = E_q -log p(x_0 | x_1)                               discretized Gaussian, eq. 13
 
-computed over all T terms with one draw of x_t each, so `log_prob` costs T network passes.
+computed over all T terms with one draw of x_t each, so `log_prob` costs T network passes, or
+(`bound_steps: K`) estimated without bias from K steps stratified over 2..T plus L_0 and L_T,
+kind `vlb-K`, at about K / T of the cost. Its randomness (the steps and the noise) comes from the
+caller's generator or the global one, so a generative classifier that seeds it the same way for
+every class compares the classes on the same draws (Li et al. 2023, Diffusion Classifier).
 
 With `schedule: log_snr` the log signal-to-noise ratio falls linearly in t (Kingma et al.
 2021), and with sigma_t^2 = beta~_t each KL term is the same multiple of the noise error,
 L_{t-1} = (exp(log_snr_{t-1} - log_snr_t) - 1) / 2 * ||eps - eps_theta||^2: the simple loss
 with t uniform is then the bound's own weighting, and training minimizes what is reported.
 
-val_loss, which picks the checkpoint and stops training, is an unbiased estimate of the same
-bound in bits/dim on the validation split (VAL_STEPS stratified steps per image), its noise
+val_loss, which picks the checkpoint and stops training, is the same estimate in bits/dim on
+the validation split (VAL_STEPS stratified steps per image), its noise
 fixed across epochs so that epochs compare. Evaluation and sampling use an exponential moving
 average of the weights (Ho et al. 2020). Samples are ancestral (Algorithm 2) over all T steps,
 or DDIM (Song et al. 2021) over `sample_steps` steps when it is set; either ends rounded to
@@ -61,7 +65,12 @@ from genbench.schedules import NoiseSchedule
 LOG_SNR_MIN = -5.0  # log-SNR at t = T (Kingma et al. 2021): alpha_bar_T = sigmoid(-5) = 0.007
 VAL_STEPS = 4  # timesteps per validation image in the bound estimate behind val_loss
 VAL_SEED = 0  # the validation estimate's noise: the same every epoch, so epochs compare
-VALUES_PER_PASS = 2**20  # pixels of x_t per network pass when computing the bound
+# pixels of x_t per network pass when computing the bound. On a CPU larger passes ran slower
+# (the full bound of 50 digits: about 1,000 images a pass twice as fast as 16,000; they stop
+# fitting in cache; `benchmarks/bayes_ddpm.py --passes`); on an accelerator, the larger value,
+# not measured here
+VALUES_PER_PASS = 2**16
+VALUES_PER_PASS_ACCELERATOR = 2**20
 
 
 class DDPM(GenerativeModel):
@@ -81,12 +90,18 @@ class DDPM(GenerativeModel):
         weight_decay: NonNegativeFloat
         ema_decay: Annotated[float, Field(ge=0, le=1)]  # EMA weights are evaluated and sampled
         sample_steps: PositiveInt | None  # None: ancestral DDPM over all T steps; N: DDIM, N steps
+        bound_steps: PositiveInt | None  # None: the bound over all T terms; K: estimated, K steps
 
         def __post_init__(self) -> None:
             if self.sample_steps is not None and self.sample_steps > self.timesteps:
                 raise GenbenchError(
                     f"model.sample_steps={self.sample_steps} is not valid: must be at most "
                     f"model.timesteps ({self.timesteps}) or null"
+                )
+            if self.bound_steps is not None and self.bound_steps > self.timesteps - 1:
+                raise GenbenchError(
+                    f"model.bound_steps={self.bound_steps} is not valid: must be at most "
+                    f"model.timesteps - 1 ({self.timesteps - 1}, the steps 2..T) or null"
                 )
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
@@ -120,7 +135,8 @@ class DDPM(GenerativeModel):
         Evaluation (val_loss): the bound in bits/dim, estimated with noise fixed across
         epochs, so that checkpoints are picked by the figure that is reported."""
         if not self.training:
-            return self.nats_to_bpd(self.bound_estimate(x)).mean()
+            generator = torch.Generator(device=x.device).manual_seed(VAL_SEED)
+            return self.nats_to_bpd(self.bound_estimate(x, VAL_STEPS, generator)).mean()
         x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
         t = torch.randint(1, self.schedule.num_steps + 1, (len(x),), device=x.device)
         noise = torch.randn_like(x0)
@@ -149,13 +165,12 @@ class DDPM(GenerativeModel):
         mean, var = alpha_bar.sqrt() * x0, 1.0 - alpha_bar
         return gaussian_kl(mean, var, torch.zeros_like(x0), torch.ones_like(var)).flatten(1).sum(1)
 
-    def step_terms(self, x: Tensor, t: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """L_{t-1} for levels x (n, *shape) at steps t (n,), one draw of x_t ~ q(x_t | x_0):
-        KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) for t >= 2, -log p(x_0 | x_1) at t = 1.
-        Returns (n,) nats."""
+    def step_terms(self, x: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        """L_{t-1} for levels x (n, *shape) at steps t (n,), with x_t = sqrt(alpha_bar_t) x_0 +
+        sqrt(1 - alpha_bar_t) noise, one draw of q(x_t | x_0): KL(q(x_{t-1} | x_t, x_0) ||
+        p(x_{t-1} | x_t)) for t >= 2, -log p(x_0 | x_1) at t = 1. Returns (n,) nats."""
         s = self.schedule
         x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         x_t = s.add_noise(x0, noise, t)
         mean = s.reverse_mean(x_t, self.eps(x_t, t), t)  # mu_theta(x_t, t), eq. 11
         var = s.at(self.reverse_variance, t, x0)  # sigma_t^2, (n, 1, 1, 1)
@@ -166,30 +181,47 @@ class DDPM(GenerativeModel):
         return torch.where(t.view(view) == 1, decoder, kl).flatten(1).sum(1)
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """(n,) nats: minus the bound L_T + sum_{t=2}^T L_{t-1} + L_0 (eq. 5), all T terms."""
-        n, T = len(x), self.schedule.num_steps
-        total = self.prior_term(levels_to_signed(x.to(self.dtype), self.spec.num_levels))
-        per_pass = max(1, VALUES_PER_PASS // (n * self.spec.dim))  # timesteps per network pass
-        for start in range(1, T + 1, per_pass):
-            steps = torch.arange(start, min(start + per_pass, T + 1), device=x.device)  # (k,)
-            terms = self.step_terms(x.repeat(len(steps), 1, 1, 1), steps.repeat_interleave(n))
-            total = total + terms.view(len(steps), n).sum(0)
-        return -total
+        """(n,) nats: minus the bound L_T + sum_{t=2}^T L_{t-1} + L_0 (eq. 5), all T terms, one
+        draw of x_t each, from the global random state."""
+        return self.bound_estimate(x, self.schedule.num_steps - 1)
 
-    def bound_estimate(self, x: Tensor, seed: int = VAL_SEED) -> Tensor:
-        """(n,) nats: an unbiased estimate of log_prob from VAL_STEPS steps per image, t
-        stratified over 2..T, plus L_0 and L_T; its noise and steps come from `seed`."""
+    def bound_estimate(
+        self, x: Tensor, steps: int, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """(n,) nats: minus L_T + L_0 + (T - 1) mean_j L_{t_j - 1}, an unbiased estimate of
+        log_prob from `steps` = K steps t_j per image, stratified over 2..T (stratified_steps;
+        K = T - 1 takes every step once: the bound itself). The steps and the noise are drawn
+        from `generator` (None: the global random state), K + 1 rows of x_t in network passes of
+        at most VALUES_PER_PASS pixels."""
         n, T = len(x), self.schedule.num_steps
-        generator = torch.Generator(device=x.device).manual_seed(seed)
-        offset = torch.rand((VAL_STEPS, n), generator=generator, device=x.device)
-        strata = torch.arange(VAL_STEPS, device=x.device).view(-1, 1)
-        t = 2 + ((strata + offset) * (T - 1) / VAL_STEPS).long()  # (VAL_STEPS, n) in 2..T
-        t = torch.cat([torch.ones(1, n, dtype=torch.long, device=x.device), t])  # t = 1: L_0
-        terms = self.step_terms(x.repeat(VAL_STEPS + 1, 1, 1, 1), t.flatten(), generator)
-        terms = terms.view(VAL_STEPS + 1, n)
-        diffusion = terms[1:].mean(0) * (T - 1)  # sum_{t=2}^T L_{t-1}, estimated
+        device = x.device
+        offset = torch.rand((steps, n), generator=generator, device=device)
+        t = torch.cat(
+            [
+                torch.ones(1, n, dtype=torch.long, device=device),  # t = 1: L_0
+                stratified_steps(T, offset),
+            ]
+        )  # (K + 1, n)
+        noise = torch.randn(
+            (steps + 1, *x.shape), generator=generator, device=device, dtype=self.dtype
+        )  # (K + 1, n, *shape)
+        budget = VALUES_PER_PASS if device.type == "cpu" else VALUES_PER_PASS_ACCELERATOR
+        rows = max(1, budget // (n * self.spec.dim))  # rows of x_t per network pass
+        terms = []
+        for t_pass, noise_pass in zip(t.split(rows), noise.split(rows), strict=True):  # (r, n)
+            x_pass = x.repeat(len(t_pass), 1, 1, 1)  # (r n, *shape)
+            terms.append(self.step_terms(x_pass, t_pass.flatten(), noise_pass.flatten(0, 1)))
+        terms = torch.cat(terms).view(steps + 1, n)
         x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
-        return -(self.prior_term(x0) + terms[0] + diffusion)
+        return -(self.prior_term(x0) + terms[0] + terms[1:].mean(0) * (T - 1))
+
+    def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
+        """{"vlb": log_prob(x)}, or with `bound_steps` K {"vlb-K": its estimate from K steps}
+        (num_samples, the IWAE draws of other models, does not apply)."""
+        k = self.config.bound_steps
+        if k is None:
+            return {"vlb": self.log_prob(x)}
+        return {f"vlb-{k}": self.bound_estimate(x, k)}
 
     # --- sampling ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -257,6 +289,18 @@ def make_schedule(kind: str, num_steps: int, num_levels: int) -> NoiseSchedule:
     sigma_1 = 0.25 / (num_levels - 1)
     log_snr_max = math.log((1 - sigma_1**2) / sigma_1**2)
     return NoiseSchedule.log_snr_linear(num_steps, log_snr_max, LOG_SNR_MIN)
+
+
+def stratified_steps(num_steps: int, offset: Tensor) -> Tensor:
+    """Steps t (K, n) in 2..T, the j-th on the j-th of K equal strata of [2, T + 1):
+    t_j = 2 + floor((j + u_j) (T - 1) / K), u = offset (K, n) uniform on [0, 1).
+
+    Over a uniform u each t_j covers its stratum's steps in proportion to their share of it,
+    so (T - 1) mean_j f(t_j) is unbiased for sum_{t=2}^T f(t); with K = T - 1 it is the sum.
+    """
+    k = len(offset)
+    strata = torch.arange(k, device=offset.device).view(-1, 1)
+    return 2 + ((strata + offset) * (num_steps - 1) / k).long()
 
 
 def gaussian_kl(mean1: Tensor, var1: Tensor, mean2: Tensor, var2: Tensor) -> Tensor:

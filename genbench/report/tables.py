@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from genbench.evaluation.metrics import BY_NAME
+from genbench.evaluation.metrics import BY_NAME, kind_definition
 
 # a variant whose samples cover less than this share of the test images is collapsed: the
 # metrics that reward a few good samples (precision, density) do not mark it best
@@ -158,4 +158,8 @@ def definitions(summary: pd.DataFrame, present: list[str]) -> list[str]:
         m = BY_NAME[metric]
         if m.definition:
             lines.append(f"{m.label} {m.arrow}".strip() + f": {m.definition.format(space=space)}")
+    if "bpd" in present and "bpd_kind" in summary:  # the kinds of estimate in the bpd column
+        for kind in summary["bpd_kind"].dropna().unique():
+            if definition := kind_definition(str(kind)):
+                lines.append(f"{kind}: {definition}")
     return lines

@@ -1,5 +1,8 @@
 """The generative classifier: Bayes' rule done right, and a proper scikit-learn estimator."""
 
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +15,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from genbench.classifiers.base import features
 from genbench.classifiers.bayes import GenerativeClassifier
 from genbench.config import resolve
+from genbench.data.base import DataSpec
+from genbench.models.ddpm import DDPM
 from genbench.runner import load_dataset, run
 from tests.conftest import QUICK, TINY
 
@@ -78,3 +83,27 @@ def test_run_on_digits_records_the_likelihood_kind(tmp_path):
     m = run(cfg, tmp_path).result["metrics"]
     assert m["likelihood_kind"] == "iwae-4"
     assert m["accuracy"] > 0.6  # chance is 0.1; a tiny VAE, 15 epochs (the preset: 0.94)
+
+
+def test_every_class_is_scored_on_the_same_draws():
+    """Two identical class models give identical log p(x|y) for a random estimate (a DDPM's
+    bound from K steps): every class sees the same steps and noise (Li et al. 2023), so
+    differences between classes carry none of the estimates' own noise. Chunks of examples
+    draw independently, and a second call repeats the first."""
+    cfg = resolve("bayes-ddpm", "digits", 0, [*TINY["ddpm"], "model.bound_steps=3"])
+    eval_config = dataclasses.replace(cfg.eval, iwae_k=1, batch_size=4)  # chunks of 4 images
+    spec = DataSpec((1, 8, 8), 17, 2)
+    model = DDPM(spec, cfg.model).eval()
+    clf = GenerativeClassifier("ddpm", spec.shape, 17, cfg.model, cfg.trainer, eval_config)
+    clf.classes_, clf.class_log_prior_ = np.array([0, 1]), np.log([0.5, 0.5])
+    clf.models_, clf.conditional_, clf.likelihood_kind_ = (
+        [model, copy.deepcopy(model)],
+        False,
+        "vlb-3",
+    )
+    clf.n_features_in_ = 64
+    x = np.tile(np.arange(64) % 17, (8, 1))  # one image 8 times: chunks 0 and 1
+    joint = clf.joint_log_likelihood(x)
+    assert np.array_equal(joint[:, 0], joint[:, 1])
+    assert joint[0, 0] != joint[1, 0] and joint[0, 0] != joint[4, 0]  # fresh draws
+    assert np.array_equal(clf.joint_log_likelihood(x), joint)

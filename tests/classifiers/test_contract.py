@@ -29,7 +29,14 @@ TINY_CLASSIFIER = {
     "bayes-rnn": [*TINY["rnn"], *QUICK, *ONE_EPOCH],
     "bayes-hmm": [*TINY["hmm"], *QUICK, *ONE_EPOCH],
     "bayes-flow": [*TINY["flow"], *QUICK, *ONE_EPOCH],
-    "bayes-ddpm": [*TINY["ddpm"], *QUICK, *ONE_EPOCH, "model.timesteps=8", "model.sample_steps=8"],
+    "bayes-ddpm": [
+        *TINY["ddpm"],
+        *QUICK,
+        *ONE_EPOCH,
+        "model.timesteps=8",
+        "model.sample_steps=8",
+        "model.bound_steps=3",
+    ],
 }
 # whose numbers follow a random_state parameter (the others are deterministic given the data)
 SEEDED = {name for name in CLASSIFIERS if name in TINY_CLASSIFIER}

@@ -10,7 +10,13 @@ from torch.distributions import Normal, kl_divergence
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
 from genbench.models import ddpm as ddpm_module
-from genbench.models.ddpm import DDPM, discretized_gaussian_log_prob
+from genbench.models.ddpm import (
+    DDPM,
+    VAL_SEED,
+    VAL_STEPS,
+    discretized_gaussian_log_prob,
+    stratified_steps,
+)
 
 SPEC = DataSpec((1, 2, 2), num_levels=5, num_classes=None)
 
@@ -25,6 +31,7 @@ def make_ddpm(spec=SPEC, **overrides):
         lr=1e-3,
         weight_decay=0.0,
         sample_steps=None,
+        bound_steps=None,
         ema_decay=0.99,
     )
     torch.manual_seed(0)
@@ -42,6 +49,11 @@ class PointMassDenoiser(nn.Module):
     def forward(self, x_t, t):
         alpha_bar = self.alpha_bar[t].view(-1, 1, 1, 1)
         return (x_t - alpha_bar.sqrt() * self.point) / (1 - alpha_bar).sqrt()
+
+
+def estimate(model, x, seed, steps=VAL_STEPS):
+    """The bound estimated from `steps` stratified steps, its draws from generator `seed`."""
+    return model.bound_estimate(x, steps, torch.Generator().manual_seed(seed))
 
 
 def signed(levels, num_levels):
@@ -149,10 +161,11 @@ def test_under_the_log_snr_schedule_each_kl_term_weighs_the_noise_error_equally(
     model.ema = Recorder(torch.randn(1, 1, 2, 2, dtype=torch.float64))
     x = torch.tensor([[[[0, 1], [4, 2]]]]).repeat(19, 1, 1, 1)
     t = torch.arange(2, 21)
+    noise = torch.randn(x.shape, dtype=torch.float64)
     with torch.no_grad():
-        terms = model.step_terms(x, t)
+        terms = model.step_terms(x, t, noise)
     ab = s.alpha_bar[t].view(-1, 1, 1, 1)
-    noise = (model.ema.x_t - ab.sqrt() * signed(x, 5)) / (1 - ab).sqrt()
+    assert torch.allclose(model.ema.x_t, ab.sqrt() * signed(x, 5) + (1 - ab).sqrt() * noise)
     expected = weight * (noise - model.ema.prediction).pow(2).flatten(1).sum(1)
     assert torch.allclose(terms, expected, rtol=1e-6)
 
@@ -172,7 +185,7 @@ def test_validation_estimate_is_exact_when_every_kl_term_is_the_same():
     with torch.no_grad():
         exact = model.log_prob(point)
         for seed in range(5):
-            assert torch.allclose(model.bound_estimate(point, seed), exact, rtol=1e-10)
+            assert torch.allclose(estimate(model, point, seed), exact, rtol=1e-10)
 
 
 def test_validation_estimate_is_unbiased_and_fixed_across_calls():
@@ -182,13 +195,65 @@ def test_validation_estimate_is_unbiased_and_fixed_across_calls():
     point = torch.tensor([[[[0, 1], [4, 2]]]])
     model.ema = PointMassDenoiser(model.schedule.alpha_bar, signed(point, 5))  # evaluated
     x = torch.tensor([[[[1, 1], [3, 2]]]])
+    betas = model.schedule.betas[1:].tolist()
     with torch.no_grad():
-        exact = model.log_prob(x).item()
-        estimates = torch.cat([model.bound_estimate(x, seed) for seed in range(400)])
-        assert torch.equal(model.bound_estimate(x, 7), model.bound_estimate(x, 7))
+        exact = independent_bound(betas, x[0], point, "posterior", 5)  # every draw of x_t
+        assert model.log_prob(x).item() == pytest.approx(exact, rel=1e-9)
+        estimates = torch.cat([estimate(model, x, seed) for seed in range(400)])
+        assert torch.equal(estimate(model, x, 7), estimate(model, x, 7))
     error = estimates.std().item() / math.sqrt(len(estimates))
     assert abs(estimates.mean().item() - exact) < 5 * error
     assert estimates.std().item() > 0  # the estimate does vary with the seed
+
+
+def test_stratified_steps_weigh_every_step_equally():
+    """Over offsets on a fine grid the K strata together visit each step of 2..T equally
+    often, which makes (T - 1) mean_j f(t_j) unbiased; K = T - 1 is each step once."""
+    T, k, grid = 20, 4, 95  # k * grid = 380 = 20 * (T - 1): every step exactly 20 times
+    offset = ((torch.arange(grid) + 0.5) / grid).repeat(k, 1)  # (k, grid)
+    t = stratified_steps(T, offset)
+    assert t.shape == (k, grid) and (t[1:] >= t[:-1]).all()  # stratum j below stratum j + 1
+    assert torch.equal(torch.bincount(t.flatten(), minlength=T + 1)[2:], torch.full((T - 1,), 20))
+    every = stratified_steps(T, torch.tensor([0.0, 0.5, 0.999999]).repeat(T - 1, 1))
+    assert torch.equal(every, torch.arange(2, T + 1).view(-1, 1).expand(T - 1, 3))
+
+
+def untrained(model, seed=1):
+    """The model with random EMA weights, so that its bound's terms vary with t and the noise
+    (an initialized U-Net predicts eps = 0)."""
+    generator = torch.Generator().manual_seed(seed)
+    for weight in model.ema.buffers():
+        weight.add_(0.2 * torch.randn(weight.shape, generator=generator, dtype=weight.dtype))
+    return model
+
+
+def test_the_bound_does_not_depend_on_how_it_is_split_into_passes(monkeypatch):
+    model = untrained(make_ddpm())
+    x = torch.randint(0, 5, (3, 1, 2, 2), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        whole = estimate(model, x, 0, steps=19)  # all 20 rows of x_t in one pass
+        monkeypatch.setattr(ddpm_module, "VALUES_PER_PASS", 24)  # 2 rows of 3 images a pass
+        assert torch.allclose(estimate(model, x, 0, steps=19), whole, rtol=1e-10)
+
+
+def test_the_k_step_estimate_averages_to_the_full_bound():
+    """model.bound_steps = K: reported as vlb-K, its mean over draws matches the mean of the
+    full bound (both random: one draw of x_t per term) within 4 standard errors of their
+    difference, on a tiny untrained DDPM; it is noisier than the full bound. The draws are
+    copies of two images in one batch, each with its own steps and noise."""
+    model = untrained(make_ddpm(timesteps=5, bound_steps=2)).float()  # float: 6x faster
+    images = torch.tensor([[[[0, 1], [4, 2]]], [[[3, 3], [0, 1]]]])
+    copies = 2000
+    x = images.repeat(copies, 1, 1, 1)  # (copies * 2, 1, 2, 2)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        full = model.log_prob(x).double().view(copies, 2)
+        estimates = model.log_prob_estimates(x, 1)["vlb-2"].double().view(copies, 2)
+    error = ((full.var(0) + estimates.var(0)) / copies).sqrt()
+    assert ((estimates.mean(0) - full.mean(0)).abs() < 4 * error).all()
+    assert (estimates.std(0) > full.std(0)).all()
+    with pytest.raises(GenbenchError, match=r"model.bound_steps=5 is not valid: .* \(4, "):
+        make_ddpm(timesteps=5, bound_steps=5)
 
 
 def test_loss_is_the_random_simple_loss_in_training_and_the_fixed_bound_in_evaluation():
@@ -197,7 +262,7 @@ def test_loss_is_the_random_simple_loss_in_training_and_the_fixed_bound_in_evalu
     with torch.no_grad():
         val = model.loss(x)
         assert torch.equal(val, model.loss(x))
-        expected = model.nats_to_bpd(model.bound_estimate(x)).mean()
+        expected = model.nats_to_bpd(estimate(model, x, VAL_SEED)).mean()
         assert torch.allclose(val, expected)
         model.train()
         assert not torch.equal(model.loss(x), model.loss(x))

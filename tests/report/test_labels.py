@@ -115,3 +115,14 @@ def test_labels_of_runs_on_a_family_preset_name_only_what_differs_on_that_datase
     assert names[digits.run_id] == "vae"
     assert names[mnist.run_id] == f"vae (latent_dim={mnist.config['model']['latent_dim']})"
     assert names[smaller.run_id] == "vae (latent_dim=8)"
+
+
+def test_the_kinds_in_the_bpd_column_are_defined_under_the_table(tmp_path):
+    fake_run(tmp_path, "vae", GEN)
+    fake_run(tmp_path, "ddpm", GEN | {"bpd_kind": "vlb-50"})
+    columns = ("bpd", "fd")
+    table = render_table("t", summarize(load_runs(tmp_path), columns), columns)
+    assert any(
+        d.startswith("vlb-50: an unbiased estimate of vlb from K") for d in table.definitions
+    )
+    assert any(d.startswith("elbo: the evidence lower bound") for d in table.definitions)
