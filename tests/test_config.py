@@ -249,12 +249,12 @@ def test_no_setting_admits_both_an_integer_and_a_number():
 DIGITS_RUN_IDS = {
     "vae": "vae-digits-s0-1dea9328",
     "transformer": "transformer-digits-s0-5a6fe35c",
-    "ddpm": "ddpm-digits-s0-c26b937b",
+    "ddpm": "ddpm-digits-s0-c9840ee5",  # model.bound_steps added since (issue 15)
     "gan": "gan-digits-s0-42f4552c",
     "svm": "svm-digits-s0-ff764348",
     "mlp": "mlp-digits-s0-5ca233cc",
     "bayes-vae": "bayes-vae-digits-s0-6806bf58",
-    "bayes-ddpm": "bayes-ddpm-digits-s0-1ad19720",
+    "bayes-ddpm": "bayes-ddpm-digits-s0-79091b12",
 }
 
 
