@@ -44,10 +44,15 @@ def choose_threads(
 
 
 def apply_threads(setting: int | str) -> tuple[int, str]:
-    """Set torch's intra-op thread count for this process from `trainer.threads`; returns the
-    count and the reason."""
+    """Set torch's intra-op thread count, and the BLAS and OpenMP pools' sizes, for this
+    process from `trainer.threads`; returns the count and the reason."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     count, reason = choose_threads(setting, torch.get_num_threads())
     torch.set_num_threads(count)
+    # scikit-learn's and numpy's BLAS and OpenMP pools too: they were sized when first loaded,
+    # which in a suite's worker may be before the run chose its count (seen: a logistic
+    # regression one test example apart between a Ray worker and a local run)
+    threadpool_limits(limits=count)
     return count, reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from genbench.config import resolve
 from genbench.run.execute import run
@@ -29,7 +30,7 @@ def test_an_explicit_count_or_omp_num_threads_wins_over_the_load():
 
 
 def test_the_run_computes_with_the_count_and_records_it(tmp_path, monkeypatch):
-    before = torch.get_num_threads()
+    before, pools = torch.get_num_threads(), threadpool_limits(limits=2)  # restored at the end
     try:
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
         assert apply_threads("auto") == (1, "OMP_NUM_THREADS=1")
@@ -38,5 +39,7 @@ def test_the_run_computes_with_the_count_and_records_it(tmp_path, monkeypatch):
         outcome = run(cfg, tmp_path, announce=lines.append)
         assert outcome.record.device["cpu_threads"] == 1 == torch.get_num_threads()
         assert lines[0] == "1 CPU thread (trainer.threads=1)"
+        assert {pool["num_threads"] for pool in threadpool_info()} == {1}  # BLAS, OpenMP too
     finally:
         torch.set_num_threads(before)
+        pools.restore_original_limits()
