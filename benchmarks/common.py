@@ -45,18 +45,6 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def genbench_epochs(cfg, data) -> tuple[list[float], torch.device]:
-    """Train as `genbench run` does (its Trainer, callbacks, logging, checkpoints); epoch times."""
-    model = build_model(cfg, data)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer, _, _ = make_trainer(cfg.trainer, Path(tmp), progress=False, monitor=model.monitor)
-        timer = EpochTimer()
-        trainer.callbacks.append(timer)
-        module = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)
-        trainer.fit(model, datamodule=module)
-    return timer.seconds, model.device
-
-
 Step = Callable[[object, list[torch.optim.Optimizer], Tensor, int], None]
 
 
@@ -86,34 +74,78 @@ def gan_step(model: GAN, optimizers: list[torch.optim.Optimizer], x: Tensor, ind
         model.discriminator.requires_grad_(True)
 
 
-def plain_epochs(cfg, data, epochs: int, device: torch.device) -> list[float]:
-    """The same training in a plain loop: the batches genbench draws, one validation pass and a
-    copy of the best weights per epoch (as early stopping needs); epoch times."""
-    model = build_model(cfg, data).to(device)
-    if isinstance(model, GAN):
-        optimizers, step = model.configure_optimizers(), gan_step
-    else:  # the optimizer's work; genbench's may add a schedule, which costs nothing per step
-        c = model.config
-        optimizers = [torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)]
-        step = automatic_step
-    train, val = data.train.to(device), data.val.to(device)
-    seconds, best_loss = [], float("inf")
-    for epoch in range(epochs):
-        sync(device)
+def ema_update(model, step: int) -> None:
+    """The DDPM's exponential moving average of its weights after optimizer step `step`."""
+    decay = min(model.config.ema_decay, (1 + step) / (10 + step))
+    averages = dict(model.ema.named_buffers())
+    with torch.no_grad():
+        for name, weight in model.net.named_parameters():
+            averages[name].lerp_(weight, 1.0 - decay)
+
+
+class PlainLoop:
+    """The same training in a plain loop, one epoch at a time: the batches genbench draws, one
+    validation pass and a copy of the best weights per epoch (as early stopping needs)."""
+
+    def __init__(self, cfg, data, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.model = build_model(cfg, data).to(device)
+        if isinstance(self.model, GAN):
+            self.optimizers, self.step = self.model.configure_optimizers(), gan_step
+        else:  # the optimizer's work; genbench's may add a schedule, which costs nothing per step
+            c = self.model.config
+            parameters = self.model.parameters()
+            self.optimizers = [torch.optim.AdamW(parameters, lr=c.lr, weight_decay=c.weight_decay)]
+            self.step = automatic_step
+        self.train, self.val = data.train.to(device), data.val.to(device)
+        self.epoch, self.steps, self.best_loss, self.best_state = 0, 0, float("inf"), None
+
+    def run_epoch(self) -> float:
+        """Train one epoch and validate; its wall seconds."""
+        model, cfg, epoch = self.model, self.cfg, self.epoch
+        sync(self.device)
         start = time.perf_counter()
         model.train()
         batches = IndexBatches(
-            train, cfg.trainer.batch_size, shuffle=True, seed=cfg.seed, epoch=lambda e=epoch: e
+            self.train, cfg.trainer.batch_size, shuffle=True, seed=cfg.seed, epoch=lambda: epoch
         )
         for index, (x, _) in enumerate(batches):
-            step(model, optimizers, x, index)
+            self.step(model, self.optimizers, x, index)
+            if hasattr(model, "ema"):  # the DDPM's weight average, as its on_train_batch_end
+                ema_update(model, self.steps)
+            self.steps += 1
         model.eval()
         with torch.no_grad():
-            total = sum(model.loss(x) * len(x) for x, _ in IndexBatches(val, cfg.eval.batch_size))
-            val_loss = float(total / len(val))
-        if val_loss < best_loss:
-            best_loss = val_loss
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # noqa: F841
-        sync(device)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+            val = IndexBatches(self.val, cfg.eval.batch_size)
+            val_loss = float(sum(model.loss(x) * len(x) for x, _ in val) / len(self.val))
+        if val_loss < self.best_loss:
+            self.best_loss = val_loss
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        sync(self.device)
+        self.epoch += 1
+        return time.perf_counter() - start
+
+
+class Interleave(pl.Callback):
+    """After each genbench epoch (timed before this runs), one epoch of the plain loop."""
+
+    def __init__(self, loop: PlainLoop) -> None:
+        self.loop = loop
+        self.seconds: list[float] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seconds.append(self.loop.run_epoch())
+
+
+def paired_epochs(cfg, data) -> tuple[list[float], list[float], torch.device]:
+    """genbench's epochs and the plain loop's, alternating epoch by epoch in one process, so a
+    change in the machine's speed falls on both sides of each pair; (genbench, plain) times."""
+    model = build_model(cfg, data)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer, _, _ = make_trainer(cfg.trainer, Path(tmp), progress=False, monitor=model.monitor)
+        timer = EpochTimer()
+        plain = Interleave(PlainLoop(cfg, data, trainer.strategy.root_device))
+        trainer.callbacks += [timer, plain]  # after genbench's own callbacks: their cost counts
+        module = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)
+        trainer.fit(model, datamodule=module)
+    return timer.seconds, plain.seconds, model.device

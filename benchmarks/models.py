@@ -1,14 +1,15 @@
 """Per generative model: training throughput (examples/s) of genbench's Lightning path against a
 plain PyTorch loop over the same network, data and batches, and sampling throughput (samples/s).
 
-    python benchmarks/models.py [--models vae,ae,gan,ddpm,transformer] [--epochs 4]
+    python benchmarks/models.py [--models vae,ae,gan,ddpm,transformer] [--epochs 8]
                                 [--repeats 3] [--samples 500] [--out benchmarks/out/models.json]
 
 Each model trains with its default preset for --epochs epochs (early stopping off) on both
-sides, in one process, the two sides alternating --repeats times so that a drift in the
-machine's speed falls on both; the first epoch of each (set-up) is not counted. The ratio is
-genbench's examples/s over the plain loop's (1.0 is no overhead, lower is overhead): the median
-over repeats, with its range.
+sides, in one process, epoch by epoch in turn (a genbench epoch, then a plain one), so that a
+change in the machine's speed falls on both sides of each pair; the first pair (set-up) is not
+counted. A repeat's ratio is the median over its pairs of genbench's examples/s over the plain
+loop's (1.0 is no overhead, lower is overhead); the figure is the median over --repeats
+trainings, with their range.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import genbench_epochs, plain_epochs, sync, write_figures
+from common import paired_epochs, sync, write_figures
 
 from genbench.config import resolve
 from genbench.registry import MODELS
@@ -43,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/models.json"))
@@ -55,13 +56,13 @@ def main() -> None:
         cfg = resolve(name, args.dataset, 0, overrides)
         data = load_dataset(cfg)
         n_train = len(data.train)
-        genbench_rates, plain_rates = [], []
+        genbench_rates, plain_rates, ratios = [], [], []
         for _ in range(args.repeats):
-            genbench_times, device = genbench_epochs(cfg, data)
-            plain_times = plain_epochs(cfg, data, args.epochs, device)
+            genbench_times, plain_times, device = paired_epochs(cfg, data)
+            pairs = list(zip(genbench_times[1:], plain_times[1:], strict=True))
+            ratios.append(statistics.median(p / g for g, p in pairs))
             genbench_rates.append(n_train / statistics.median(genbench_times[1:]))
             plain_rates.append(n_train / statistics.median(plain_times[1:]))
-        ratios = [g / p for g, p in zip(genbench_rates, plain_rates, strict=True)]
         genbench_rate = statistics.median(genbench_rates)
         plain_rate = statistics.median(plain_rates)
         row = {

@@ -207,11 +207,8 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
                 self.random_state,
             )
             trainer.fit(generative, datamodule=batches)
-            if best.best_model_path:
-                state = torch.load(
-                    best.best_model_path, map_location=generative.device, weights_only=True
-                )
-                generative.load_state_dict(state["state_dict"])
+            if best.state_dict_ is not None:
+                generative.load_state_dict(best.state_dict_)
             generative.eval()
             generative.after_training(train.to(generative.device))
         return generative

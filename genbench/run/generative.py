@@ -59,15 +59,12 @@ def train_and_score(
     }
     eval_seconds = 0.0
     if status == "done":
-        import torch
-
         from genbench.evaluation.scorecard import peak_memory, score_generative
         from genbench.progress import Phases
 
-        if best.best_model_path:
-            state = torch.load(best.best_model_path, map_location=model.device, weights_only=True)
-            model.load_state_dict(state["state_dict"])
-            metrics["best_epoch"] = int(state["epoch"]) + 1  # from 1, as the epoch lines count
+        if best.state_dict_ is not None:
+            model.load_state_dict(best.state_dict_)
+            metrics["best_epoch"] = best.epoch + 1  # from 1, as the epoch lines count
         model.eval()
         model.after_training(data.train.to(model.device))
         evaluate_started = time.perf_counter()
