@@ -2,7 +2,7 @@
 
 Checkpoints: `best.ckpt` (weights of the best validation epoch, kept in memory while training and
 written at its end) and `last.ckpt` (the full training state, the best weights included, at an
-epoch end, at most every 10 s and at the end, so Ctrl-C or a kill leaves a point to resume from).
+epoch end, at most every 30 s and at the end, so Ctrl-C or a kill leaves a point to resume from).
 Seeds, the shuffle order and the RNG state are restored with the checkpoint, so a resumed run
 ends with the same numbers.
 """
@@ -65,18 +65,22 @@ class EpochLossLogging:
             super().__setattr__(name, value)
 
     def accumulate_loss(self, stage: str, loss: torch.Tensor, count: int) -> None:
-        """Add a batch's mean loss (over `count` examples) to `stage`'s running total."""
-        totals = self.__dict__.setdefault("_loss_totals", {})
-        total, seen = totals.get(stage, (0.0, 0))
-        totals[stage] = (total + loss.detach() * count, seen + count)
+        """Keep a batch's mean loss (over `count` examples) for `stage`'s epoch mean: no tensor
+        work per step (each small op costs a small model's step more than its own time)."""
+        batches = self.__dict__.setdefault("_loss_batches", {})
+        batches.setdefault(stage, []).append((loss.detach(), count))
 
     def on_validation_epoch_end(self) -> None:
-        """Log f"{stage}_loss" for every stage seen this epoch (train_loss, val_loss, ...);
-        sync_dist averages them over processes in multi-device runs."""
-        totals = self.__dict__.setdefault("_loss_totals", {})
-        for stage, (total, count) in totals.items():
-            self.log(f"{stage}_loss", total / count, prog_bar=True, sync_dist=True)
-        totals.clear()
+        """Log f"{stage}_loss" for every stage seen this epoch (train_loss, val_loss, ...): the
+        example-weighted mean of its batches' losses; sync_dist averages them over processes in
+        multi-device runs."""
+        batches = self.__dict__.setdefault("_loss_batches", {})
+        for stage, pairs in batches.items():
+            losses = torch.stack([loss.float().reshape(()) for loss, _ in pairs])  # (batches,)
+            counts = torch.tensor([n for _, n in pairs], device=losses.device, dtype=losses.dtype)
+            mean = (losses * counts).sum() / counts.sum()
+            self.log(f"{stage}_loss", mean, prog_bar=True, sync_dist=True)
+        batches.clear()
 
 
 class Diverged(Exception):
@@ -102,15 +106,15 @@ NO_CONTEXT = contextlib.nullcontext()
 class DivergenceGuard(Callback):
     """Stop at a non-finite training loss; `step` counts optimizer steps from 1.
 
-    The first non-finite step is kept in a tensor on the loss's device and read every
-    `every` steps and at each epoch end: no host sync per step (a GPU stall), and the
-    recorded step is exact even when it is read a few steps later.
+    On the CPU each loss is read as it comes. On an accelerator, reading it would stall the
+    device every step, so the first non-finite step is kept in a tensor there and read every
+    `every` steps and at each epoch end: the recorded step is exact all the same.
     """
 
     every = 50
 
     def __init__(self) -> None:
-        self.first: Tensor | None = None  # () int64: the first bad step, or 0
+        self.first: Tensor | None = None  # () int64 on the accelerator: the first bad step, or 0
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
@@ -119,6 +123,10 @@ class DivergenceGuard(Callback):
         if loss is None:
             return
         loss = loss.detach()
+        if loss.device.type == "cpu":
+            if not math.isfinite(float(loss if loss.numel() == 1 else loss.sum())):
+                raise Diverged(trainer.global_step)
+            return
         if self.first is None:
             self.first = torch.zeros((), dtype=torch.int64, device=loss.device)
         bad = ~torch.isfinite(loss).all() & (self.first == 0)
@@ -225,7 +233,7 @@ class LastCheckpoint(Callback):
     Epoch boundaries only, so a resumed run replays whole epochs with the same shuffles.
     """
 
-    every_seconds = 10.0
+    every_seconds = 30.0
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -288,8 +288,30 @@ def test_the_time_left_falls_as_runs_go_on_and_names_the_runs_still_going(monkey
     assert ", ~14s left;" in progress.line()
     progress.total = 2  # nothing queued: the running run alone, past the mean run time
     clock[0] += 30.0
-    assert ", running past the mean run time; running: vae-digits-s0-1234abcd 36s" in (
-        progress.line()
-    )
+    assert ", 1 running longer than any finished run of its kind; running: " in progress.line()
     progress.stop("vae-digits-s0-1234abcd")
     assert "running:" not in progress.line() and ", 0 running," in progress.line()
+
+
+def test_the_time_left_expects_each_model_to_take_what_its_finished_runs_took(monkeypatch):
+    """A transformer queued after quick VAEs counts as a transformer, and a running run's time
+    left is that of the finished runs that ran longer: it keeps changing, never a frozen '~4s'."""
+    from genbench.suite import outcomes
+
+    clock = [0.0]
+    monkeypatch.setattr(outcomes.time, "perf_counter", lambda: clock[0])
+    progress = outcomes.Progress(total=6, workers=1, queued=["vae", "transformer"])
+    for seconds in (10.0, 20.0, 60.0):
+        progress.record("vae", seconds)
+    progress.record("transformer", 100.0)
+    progress.done = 4
+    progress.start("vae-digits-s3-1234abcd", "vae")
+    assert progress.queued == ["transformer"]
+    clock[0] = 15.0  # of the vae runs, 20 s and 60 s ran longer: (5 + 45) / 2 left, + 100
+    assert progress.line().split("; ")[0].endswith(", ~2m05s left")
+    clock[0] = 30.0  # only the 60 s one: 30 s left
+    assert ", ~2m10s left;" in progress.line()
+    clock[0] = 61.0  # past every finished vae run: the transformer's 100 s, the rest unknown
+    assert ", ~1m40s left besides 1 running longer than any finished run of its kind;" in (
+        progress.line()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -9,7 +10,7 @@ import torch
 from torch import Tensor
 
 from genbench.levels import levels_to_unit
-from genbench.progress import Progress
+from genbench.progress import Progress, part
 
 
 def bits_per_dim(log_prob: Tensor, dim: int) -> Tensor:
@@ -38,17 +39,21 @@ def likelihood_metrics(
 ) -> dict[str, float | str | int]:
     """bpd (the model's headline estimate) with its kind, bpd_iwae where the model has an IWAE
     bound, and the gap to the true entropy where it is known. `progress(done, len(x))` is told
-    after each batch of examples.
+    after each batch of examples, or, where the model's log_prob_estimates takes a `progress`
+    (the DDPM's T network passes), of each of its steps.
 
     The entropy gap is test bpd minus entropy: the KL divergence the model still pays plus, for
     a bound, the bound's looseness. Its expectation is never negative.
     """
     chunk = max(1, rows_per_pass // num_samples)
+    starts = range(0, len(x), chunk)
+    stepwise = "progress" in inspect.signature(model.log_prob_estimates).parameters
     estimates: dict[str, list[Tensor]] = {}
-    for i in range(0, len(x), chunk):
-        for kind, value in model.log_prob_estimates(x[i : i + chunk], num_samples).items():
+    for index, i in enumerate(starts):
+        told = {"progress": part(progress, index, len(starts))} if stepwise else {}
+        for kind, value in model.log_prob_estimates(x[i : i + chunk], num_samples, **told).items():
             estimates.setdefault(kind, []).append(value)
-        if progress is not None:
+        if progress is not None and not stepwise:
             progress(min(i + chunk, len(x)), len(x))
     dim = model.spec.dim
     (headline, values), *others = ((k, torch.cat(v)) for k, v in estimates.items())

@@ -186,13 +186,17 @@ class DDPM(GenerativeModel):
         return self.bound_estimate(x, self.schedule.num_steps - 1)
 
     def bound_estimate(
-        self, x: Tensor, steps: int, generator: torch.Generator | None = None
+        self,
+        x: Tensor,
+        steps: int,
+        generator: torch.Generator | None = None,
+        progress: Progress | None = None,
     ) -> Tensor:
         """(n,) nats: minus L_T + L_0 + (T - 1) mean_j L_{t_j - 1}, an unbiased estimate of
         log_prob from `steps` = K steps t_j per image, stratified over 2..T (stratified_steps;
         K = T - 1 takes every step once: the bound itself). The steps and the noise are drawn
         from `generator` (None: the global random state), K + 1 rows of x_t in network passes of
-        at most VALUES_PER_PASS pixels."""
+        at most VALUES_PER_PASS pixels; `progress(done, total)` is told after each pass."""
         n, T = len(x), self.schedule.num_steps
         device = x.device
         offset = torch.rand((steps, n), generator=generator, device=device)
@@ -208,20 +212,26 @@ class DDPM(GenerativeModel):
         budget = VALUES_PER_PASS if device.type == "cpu" else VALUES_PER_PASS_ACCELERATOR
         rows = max(1, budget // (n * self.spec.dim))  # rows of x_t per network pass
         terms = []
-        for t_pass, noise_pass in zip(t.split(rows), noise.split(rows), strict=True):  # (r, n)
+        passes = list(zip(t.split(rows), noise.split(rows), strict=True))  # (r, n) each
+        for index, (t_pass, noise_pass) in enumerate(passes):
             x_pass = x.repeat(len(t_pass), 1, 1, 1)  # (r n, *shape)
             terms.append(self.step_terms(x_pass, t_pass.flatten(), noise_pass.flatten(0, 1)))
+            if progress is not None:
+                progress(index + 1, len(passes))
         terms = torch.cat(terms).view(steps + 1, n)
         x0 = levels_to_signed(x.to(self.dtype), self.spec.num_levels)
         return -(self.prior_term(x0) + terms[0] + terms[1:].mean(0) * (T - 1))
 
-    def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
+    def log_prob_estimates(
+        self, x: Tensor, num_samples: int, *, progress: Progress | None = None
+    ) -> dict[str, Tensor]:
         """{"vlb": log_prob(x)}, or with `bound_steps` K {"vlb-K": its estimate from K steps}
-        (num_samples, the IWAE draws of other models, does not apply)."""
+        (num_samples, the IWAE draws of other models, does not apply); `progress` is told of
+        each network pass."""
         k = self.config.bound_steps
         if k is None:
-            return {"vlb": self.log_prob(x)}
-        return {f"vlb-{k}": self.bound_estimate(x, k)}
+            return {"vlb": self.bound_estimate(x, self.schedule.num_steps - 1, None, progress)}
+        return {f"vlb-{k}": self.bound_estimate(x, k, None, progress)}
 
     # --- sampling ---------------------------------------------------------------------------
     @torch.no_grad()

@@ -123,7 +123,7 @@ def run_local(
                 )
                 process.start()
                 running[process] = (plan, time.perf_counter())
-                progress.start(plan.cfg.run_id)
+                progress.start(plan.cfg.run_id, plan.cfg.model_name)
             for process in [p for p in running if p.exitcode is not None]:
                 plan, started = running.pop(process)
                 finish(plan, process.exitcode, time.perf_counter() - started, out, progress, report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,17 +24,29 @@ class Progress:
     diverged: int = 0
     failed: int = 0
     running: int = 0  # where a backend cannot name its runs (Ray); else len(active)
-    durations: list[float] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)  # of the runs that finished here
+    by_model: dict[str, list[float]] = field(default_factory=dict)
+    queued: list[str] = field(default_factory=list)  # models of the runs not started, in order
     started: float = field(default_factory=time.perf_counter)
     active: dict[str, float] = field(default_factory=dict)  # run id -> when it started
+    active_models: dict[str, str] = field(default_factory=dict)  # run id -> its model
 
-    def start(self, run_id: str) -> None:
+    def start(self, run_id: str, model: str | None = None) -> None:
         self.active[run_id] = time.perf_counter()
         self.running = len(self.active)
+        if model is not None:
+            self.active_models[run_id] = model
+            if model in self.queued:
+                self.queued.remove(model)
 
     def stop(self, run_id: str) -> None:
         self.active.pop(run_id, None)
         self.running = len(self.active)
+
+    def record(self, model: str, seconds: float) -> None:
+        """A run of `model` finished in `seconds`: what the estimate learns from."""
+        self.durations.append(seconds)
+        self.by_model.setdefault(model, []).append(seconds)
 
     def line(self) -> str:
         now = time.perf_counter()
@@ -51,19 +64,36 @@ class Progress:
             text += f"; running: {named}{more}"
         return text
 
+    def expected(self, model: str | None) -> list[float]:
+        """The durations a run of `model` is expected to take after: its model's finished runs
+        here, or every finished run's when none of its model has finished."""
+        return self.by_model.get(model or "") or self.durations
+
     def estimate(self, now: float, left: int) -> str:
-        """', ~2m10s left': the mean run time for each queued run, and for each running run the
-        mean less its age, shared among the workers; so it falls as runs go on, never frozen.
-        Once every running run is past the mean, it says so instead of a number."""
-        mean = sum(self.durations) / len(self.durations)
+        """', ~2m10s left': each queued run's model's mean run time; for each running run, the
+        mean time left of the finished runs (of its model) that ran longer than it has so far
+        (E[D - age | D > age]); shared among the workers. A run already past every finished run
+        of its kind is counted apart (its time left is unknown), so the figure is never a
+        frozen guess."""
         queued = max(0, left - self.running)
-        ages = [now - t for t in self.active.values()]
-        work = queued * mean + sum(max(mean - age, 0.0) for age in ages)
+        models: list[str | None] = [*self.queued[:queued]]
+        models += [None] * (queued - len(models))
+        work = sum(statistics.fmean(self.expected(model)) for model in models)
+        past = 0
+        for run, started in self.active.items():
+            age = now - started
+            longer = [d - age for d in self.expected(self.active_models.get(run)) if d > age]
+            if longer:
+                work += statistics.fmean(longer)
+            else:
+                past += 1
         if not self.active and self.running:  # a backend that cannot say when runs started
-            work += self.running * mean
-        if work <= 0:
-            return ", running past the mean run time"
-        return f", ~{fmt(work / max(1, min(self.workers, left)))} left"
+            work += self.running * statistics.fmean(self.durations)
+        beyond = f"{past} running longer than any finished run of its kind"
+        if past and work <= 0:
+            return f", {beyond}"
+        share = f"~{fmt(work / max(1, min(self.workers, left)))} left"
+        return f", {share} besides {beyond}" if past else f", {share}"
 
 
 def fmt(seconds: float) -> str:
@@ -89,7 +119,7 @@ def finish(
     if result is not None and result.finished:
         progress.done += 1
         progress.diverged += status == "diverged"
-        progress.durations.append(seconds)
+        progress.record(plan.cfg.model_name, seconds)
         if status == "diverged":
             report(f"  diverged: {plan.cfg.run_id} at step {result.metrics.get('diverged_step')}")
         return

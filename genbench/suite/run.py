@@ -40,6 +40,7 @@ def run_suite(
             progress.failed += 1
         else:
             todo.append(plan)
+    progress.queued = [plan.cfg.model_name for plan in todo]
     report(
         f"suite: {len(plans)} runs: {progress.done} finished earlier, {progress.failed} failed "
         f"earlier (--retry-failed reruns them), {len(todo)} to run"

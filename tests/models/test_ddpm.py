@@ -9,6 +9,7 @@ from torch.distributions import Normal, kl_divergence
 
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
+from genbench.evaluation.likelihood import likelihood_metrics
 from genbench.models import ddpm as ddpm_module
 from genbench.models.ddpm import (
     DDPM,
@@ -234,6 +235,18 @@ def test_the_bound_does_not_depend_on_how_it_is_split_into_passes(monkeypatch):
         whole = estimate(model, x, 0, steps=19)  # all 20 rows of x_t in one pass
         monkeypatch.setattr(ddpm_module, "VALUES_PER_PASS", 24)  # 2 rows of 3 images a pass
         assert torch.allclose(estimate(model, x, 0, steps=19), whole, rtol=1e-10)
+
+
+def test_the_bound_reports_each_network_pass_as_progress(monkeypatch):
+    """Evaluation is never silent through the T passes of the bound: the likelihood phase hears
+    of every pass of every batch of examples, in order, ending at its total."""
+    model = untrained(make_ddpm()).eval()
+    x = torch.randint(0, 5, (6, 1, 2, 2), generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(ddpm_module, "VALUES_PER_PASS", 24)  # 2 rows of 3 images a pass
+    told = []
+    likelihood_metrics(model, x, 1, 3, None, lambda done, total: told.append((done, total)))
+    steps = model.schedule.num_steps  # T rows of x_t an image: T / 2 passes of each 3 images
+    assert told == [(i, 2 * steps // 2) for i in range(1, steps + 1)]
 
 
 def test_the_k_step_estimate_averages_to_the_full_bound():
