@@ -288,7 +288,7 @@ def test_the_time_left_falls_as_runs_go_on_and_names_the_runs_still_going(monkey
     assert ", ~14s left;" in progress.line()
     progress.total = 2  # nothing queued: the running run alone, past the mean run time
     clock[0] += 30.0
-    assert ", 1 running longer than any finished run of its kind; running: " in progress.line()
+    assert ", 1 running past every comparable finished run; running: " in progress.line()
     progress.stop("vae-digits-s0-1234abcd")
     assert "running:" not in progress.line() and ", 0 running," in progress.line()
 
@@ -312,6 +312,6 @@ def test_the_time_left_expects_each_model_to_take_what_its_finished_runs_took(mo
     clock[0] = 30.0  # only the 60 s one: 30 s left
     assert ", ~2m10s left;" in progress.line()
     clock[0] = 61.0  # past every finished vae run: the transformer's 100 s, the rest unknown
-    assert ", ~1m40s left besides 1 running longer than any finished run of its kind;" in (
+    assert ", ~1m40s left besides 1 running past every comparable finished run;" in (
         progress.line()
     )

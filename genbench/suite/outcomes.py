@@ -89,10 +89,11 @@ class Progress:
                 past += 1
         if not self.active and self.running:  # a backend that cannot say when runs started
             work += self.running * statistics.fmean(self.durations)
-        beyond = f"{past} running longer than any finished run of its kind"
+        beyond = f"{past} running past every comparable finished run"
         if past and work <= 0:
             return f", {beyond}"
-        share = f"~{fmt(work / max(1, min(self.workers, left)))} left"
+        seconds = work / max(1, min(self.workers, left))
+        share = "under 1s left" if seconds < 1 else f"~{fmt(seconds)} left"
         return f", {share} besides {beyond}" if past else f", {share}"
 
 
