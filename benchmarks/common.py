@@ -74,15 +74,6 @@ def gan_step(model: GAN, optimizers: list[torch.optim.Optimizer], x: Tensor, ind
         model.discriminator.requires_grad_(True)
 
 
-def ema_update(model, step: int) -> None:
-    """The DDPM's exponential moving average of its weights after optimizer step `step`."""
-    decay = min(model.config.ema_decay, (1 + step) / (10 + step))
-    averages = dict(model.ema.named_buffers())
-    with torch.no_grad():
-        for name, weight in model.net.named_parameters():
-            averages[name].lerp_(weight, 1.0 - decay)
-
-
 class PlainLoop:
     """The same training in a plain loop, one epoch at a time: the batches genbench draws, one
     validation pass and a copy of the best weights per epoch (as early stopping needs)."""
@@ -111,8 +102,8 @@ class PlainLoop:
         )
         for index, (x, _) in enumerate(batches):
             self.step(model, self.optimizers, x, index)
-            if hasattr(model, "ema"):  # the DDPM's weight average, as its on_train_batch_end
-                ema_update(model, self.steps)
+            if hasattr(model, "average_weights"):  # the DDPM's, as its on_train_batch_end
+                model.average_weights(self.steps)
             self.steps += 1
         model.eval()
         with torch.no_grad():

@@ -143,9 +143,11 @@ class DDPM(GenerativeModel):
         return schedules.simple_loss(self.eps(self.schedule.add_noise(x0, noise, t), t), noise)
 
     def on_train_batch_end(self, outputs: Tensor, batch: object, batch_idx: int) -> None:
-        """ema <- decay ema + (1 - decay) weights, the decay warmed up over the first steps
-        ((1 + n) / (10 + n) after n steps) so that the average forgets the initial weights."""
-        step = self.global_step
+        self.average_weights(self.global_step)
+
+    def average_weights(self, step: int) -> None:
+        """ema <- decay ema + (1 - decay) weights after `step` optimizer steps, the decay warmed
+        up ((1 + n) / (10 + n) after n steps) so that the average forgets the initial weights."""
         decay = min(self.config.ema_decay, (1 + step) / (10 + step))
         averages = dict(self.ema.named_buffers())
         with torch.no_grad():

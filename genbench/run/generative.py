@@ -34,9 +34,10 @@ def train_and_score(
         verb = "resuming" if resumed_from else "training"
         announce(f"{verb} {cfg.model_name} on {cfg.dataset_name}, seed {cfg.seed} -> {directory}")
 
+    from genbench.callbacks import Diverged
     from genbench.data.loader import TensorDataModule
     from genbench.estimate import QUICKER, find
-    from genbench.training import Diverged, make_trainer
+    from genbench.training import make_trainer
 
     trainer, best, clock = make_trainer(cfg.trainer, directory, progress, model.monitor, QUICKER)
     datamodule = TensorDataModule(data, cfg.trainer.batch_size, cfg.eval.batch_size, cfg.seed)

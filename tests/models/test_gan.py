@@ -5,6 +5,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
+from genbench.callbacks import Diverged, DivergenceGuard
 from genbench.data.loader import TensorDataModule
 from genbench.errors import GenbenchError
 from genbench.models.gan import (
@@ -15,7 +16,6 @@ from genbench.models.gan import (
     wasserstein_generator_loss,
 )
 from genbench.runner import build_model, load_dataset, run
-from genbench.training import Diverged, DivergenceGuard
 from tests.conftest import tiny_config
 
 REAL = torch.tensor([2.0, -1.0])  # discriminator logits
