@@ -143,7 +143,9 @@ class TimeEstimate(Callback):
         last = self.epoch_batches >= trainer.num_training_batches
         if self.batches == self.skip and not last:
             self.mark = (now, self.batches, self.val_total)
-        elif last or (self.batches > self.mark[1] and now - self.mark[0] >= self.settle_seconds):
+        # the pace is of batches after the warm-up only: a slow first batch (seconds of one-time
+        # costs) once made a 4-minute run announce 10 minutes
+        elif last or (self.batches > self.skip and now - self.mark[0] >= self.settle_seconds):
             self.said = True
             self.announce(trainer)
 
@@ -218,6 +220,7 @@ class TimeEstimate(Callback):
             text = f"estimated training time left: {duration(elapsed + left)} for {unit} "
             text += f"{first}-{last} (resumed)"
         else:
+            unit = unit if last != 1 else unit[:-1]  # "for 1 epoch"
             text = f"estimated training time: {duration(elapsed + left)} for {last} {unit}"
         if trainer.early_stopping_callbacks:
             text += " (at most; early stopping may end it sooner)"

@@ -62,6 +62,24 @@ def measured(trainer, seconds_a_batch=0.1, **kwargs):
     return callback
 
 
+def test_the_pace_leaves_out_the_warm_up_batches_however_slow(monkeypatch):
+    """Batches of 2 s after a first batch of 5 s (one-time costs): the estimate waits for a
+    batch after the warm-up and is 2 s a batch, not the first batch's pace."""
+    now = [0.0]
+    monkeypatch.setattr(estimate.time, "perf_counter", lambda: now[0])
+    trainer = fake_trainer(global_step=0, max_epochs=1, early_stopping_callbacks=[])
+    trainer.val_dataloaders, trainer.num_val_batches, trainer.train_dataloader = None, 0, None
+    callback = TimeEstimate(stream=io.StringIO())
+    callback.on_train_start(trainer, None)
+    for batch, seconds in enumerate([5.0, 2.0, 2.0]):
+        now[0] += seconds
+        trainer.global_step = batch + 1
+        assert callback.stream.getvalue() == ""  # not after the warm-up batches alone
+        callback.on_train_batch_end(trainer, None, None, None, batch)
+    assert callback.estimated == pytest.approx(5 + 2 + 2 + 97 * 2.0)  # 100 batches in all
+    assert "estimated training time: 3 min 23 s for 1 epoch\n" in callback.stream.getvalue()
+
+
 def test_the_line_bounds_a_run_that_may_stop_early_and_records_the_total():
     trainer = fake_trainer()
     callback = measured(trainer)

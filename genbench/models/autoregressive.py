@@ -7,9 +7,15 @@ sequences), and
 
 with every conditional a categorical over the L levels, read off a network at position t. The
 network's input is the sequence shifted right behind a start token (the input vocabulary is the
-levels, then one start token, or one per class for p(x|y)), so position t has seen x_<t only:
-one pass gives all D conditionals (training, log_prob); sampling draws one token after another,
-carrying the network's state from step to step (a key/value cache, a recurrent hidden state).
+levels, then one start token), so position t has seen x_<t only: one pass gives all D
+conditionals (training, log_prob); sampling draws one token after another, carrying the
+network's state from step to step (a key/value cache, a recurrent hidden state).
+
+For p(x|y) (`model.conditional`) the class y enters at every position: a learned class
+embedding added to each token's input embedding (as the conditional PixelCNN adds its class
+vector at every position; van den Oord et al., 2016). A start token per class alone carries y
+through 784 steps of an image only if the network learns to keep it, which a few epochs did
+not teach (bayes-rnn and bayes-transformer on MNIST: the same class for most images).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genbench.data.base import DataSpec
 from genbench.distributions import Categorical
@@ -38,14 +44,22 @@ class Autoregressive(ExactLikelihood):
             name = type(self).__name__.lower()
             raise GenbenchError(f"the {name} models discrete data; this dataset is continuous")
         self.output = Categorical(spec.num_levels)
-        # input-only start tokens after the levels 0..L-1: one, or one per class
+        # an input-only start token after the levels 0..L-1
         self.start_token = spec.num_levels
-        self.vocab_size = spec.num_levels + (spec.num_classes if self.conditional else 1)
+        self.vocab_size = spec.num_levels + 1
+
+    def class_embedding(self, width: int) -> nn.Embedding | None:
+        """The class embedding (classes, width) of a conditional model, None otherwise;
+        a subclass adds it to every position's input (`next_logits`' y)."""
+        return nn.Embedding(self.spec.num_classes, width) if self.conditional else None
 
     # --- the network: subclasses implement these ---------------------------------------
-    def next_logits(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
-        """tokens (n, T) continuing the sequence `state` holds (None: from the start) ->
-        logits (n, T, L) of the token after each, and the state after the last."""
+    def next_logits(
+        self, tokens: Tensor, state: Any = None, y: Tensor | None = None
+    ) -> tuple[Tensor, Any]:
+        """tokens (n, T) continuing the sequence `state` holds (None: from the start), of
+        classes y (n,) for a conditional model -> logits (n, T, L) of the token after each, and
+        the state after the last."""
         raise NotImplementedError
 
     def initial_state(self) -> Any:
@@ -53,19 +67,18 @@ class Autoregressive(ExactLikelihood):
         return None
 
     # --- the chain rule ----------------------------------------------------------------
-    def start(self, n: int, y: Tensor | None) -> Tensor:
-        """(n, 1) start tokens: the one start token, or the class's for a conditional model."""
-        token = torch.full((n, 1), self.start_token, dtype=torch.long, device=self.device)
-        return token if y is None else token + y.view(n, 1)
+    def start(self, n: int) -> Tensor:
+        """(n, 1) start tokens."""
+        return torch.full((n, 1), self.start_token, dtype=torch.long, device=self.device)
 
-    def shifted(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def shifted(self, x: Tensor) -> Tensor:
         """x (n, *shape) levels -> (n, D) input tokens: the start token, then x_1..x_{D-1}."""
         tokens = x.flatten(1).long()  # (n, D), raster order
-        return torch.cat([self.start(len(x), y), tokens[:, :-1]], dim=1)
+        return torch.cat([self.start(len(x)), tokens[:, :-1]], dim=1)
 
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """x (n, *shape) levels -> (n, D, L) logits; position t gives p(x_t | x_<t[, y])."""
-        return self.next_logits(self.shifted(x, y))[0]
+        return self.next_logits(self.shifted(x), None, y)[0]
 
     def log_prob(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """(n,) nats: exact log p(x) (or log p(x|y) given labels), the sum of the D
@@ -92,10 +105,10 @@ class Autoregressive(ExactLikelihood):
         if self.conditional and y is None:
             y = self.sample_classes(n, generator)
         state = self.initial_state()
-        token = self.start(n, y)
+        token = self.start(n)
         x = torch.empty((n, self.spec.dim), dtype=torch.long, device=self.device)
         for t in range(self.spec.dim):
-            logits, state = self.next_logits(token, state)  # (n, 1, L)
+            logits, state = self.next_logits(token, state, y)  # (n, 1, L)
             token = self.output.sample(logits / self.config.temperature, generator)  # (n, 1)
             x[:, t] = token[:, 0]
             if progress is not None:

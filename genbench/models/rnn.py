@@ -40,7 +40,7 @@ class RNN(Autoregressive):
         lr: PositiveFloat  # peak learning rate of the one-cycle schedule
         weight_decay: NonNegativeFloat  # AdamW, on weight matrices and embeddings only
         temperature: PositiveFloat  # sampling only: logits / temperature; 1.0: the model itself
-        conditional: bool  # p(x|y): a start token per class (labelled data)
+        conditional: bool  # p(x|y): a class embedding added at every step (labelled data)
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
         super().__init__(spec, config)
@@ -48,17 +48,23 @@ class RNN(Autoregressive):
         recurrent = {"lstm": nn.LSTM, "gru": nn.GRU}[c.cell]
         self.embed = nn.Embedding(self.vocab_size, c.hidden)
         self.position = nn.Embedding(spec.dim, c.hidden) if c.positions else None
+        self.label = self.class_embedding(c.hidden)
         self.drop = nn.Dropout(c.dropout)
         self.rnn = recurrent(
             c.hidden, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0
         )
         self.head = nn.Linear(c.hidden, spec.num_levels)
 
-    def next_logits(self, tokens: Tensor, state: State = None) -> tuple[Tensor, State]:
+    def next_logits(
+        self, tokens: Tensor, state: State = None, y: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """tokens (n, T) continuing the sequence `state` summarizes (None: the start, zero
-        hidden state) -> logits (n, T, L) of each next token, and the state after the last."""
+        hidden state), of classes y (n,) if conditional -> logits (n, T, L) of each next
+        token, and the state after the last."""
         start, hidden = state or (0, None)
         x = self.embed(tokens)  # (n, T, H)
+        if self.label is not None:
+            x = x + self.label(y)[:, None]  # the class at every step, (n, 1, H)
         if self.position is not None:
             x = x + self.position(torch.arange(start, start + tokens.size(1), device=self.device))
         h, hidden = self.rnn(self.drop(x), hidden)  # (n, T, H)

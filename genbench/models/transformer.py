@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from genbench.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, Probability
 from genbench.data.base import DataSpec
@@ -38,7 +38,7 @@ class Transformer(Autoregressive):
         lr: PositiveFloat  # peak learning rate of the one-cycle schedule
         weight_decay: NonNegativeFloat  # AdamW, on weight matrices and embeddings only
         temperature: PositiveFloat  # sampling only: logits / temperature; 1.0: the model itself
-        conditional: bool  # p(x|y): a start token per class (labelled data)
+        conditional: bool  # p(x|y): a class embedding added at every position (labelled data)
 
         def __post_init__(self) -> None:
             if self.n_embd % self.n_head:
@@ -60,13 +60,18 @@ class Transformer(Autoregressive):
             dropout=c.dropout,
             fast=c.attention == "fast",
         )
+        self.label = self.class_embedding(c.n_embd)
+        if self.label is not None:
+            nn.init.normal_(self.label.weight, std=0.02)  # as the net's own embeddings (GPT-2)
 
     def next_logits(
-        self, tokens: Tensor, state: list[KVCache] | None = None
+        self, tokens: Tensor, state: list[KVCache] | None = None, y: Tensor | None = None
     ) -> tuple[Tensor, list[KVCache] | None]:
-        """tokens (n, T) -> logits (n, T, L); with caches (`state`), the tokens continue the
-        sequence they hold, and each step computes the new positions only."""
-        return self.net(tokens, state), state
+        """tokens (n, T), of classes y (n,) if conditional -> logits (n, T, L); with caches
+        (`state`), the tokens continue the sequence they hold, and each step computes the new
+        positions only."""
+        condition = None if self.label is None else self.label(y)[:, None]  # (n, 1, C)
+        return self.net(tokens, state, condition), state
 
     def initial_state(self) -> list[KVCache]:
         """Empty key/value caches, one per block, for sampling."""

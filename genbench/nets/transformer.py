@@ -184,13 +184,20 @@ class Transformer(nn.Module):
         """Empty caches, one per block, for decoding one position at a time."""
         return [KVCache() for _ in self.blocks]
 
-    def forward(self, idx: Tensor, caches: list[KVCache] | None = None) -> Tensor:
+    def forward(
+        self, idx: Tensor, caches: list[KVCache] | None = None, condition: Tensor | None = None
+    ) -> Tensor:
+        """idx (B, T) -> logits (B, T, n_out); `condition` (B, 1, C), if given, is added to
+        every position's embedding (a class, for p(x|y))."""
         T = idx.size(1)
         start = 0 if caches is None else len(caches[0])  # position of idx[:, 0]
         if start + T > self.block_size:
             raise ValueError(f"sequence of {start + T} exceeds block_size {self.block_size}")
         pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
+        if condition is not None:
+            x = x + condition
+        x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i])  # (B, T, C)
         return self.head(self.ln_f(x))  # (B, T, n_out)

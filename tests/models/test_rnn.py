@@ -66,15 +66,18 @@ def test_probabilities_of_all_sequences_sum_to_one(cell, positions):
 @pytest.mark.parametrize(("cell", "positions"), CELLS)
 def test_token_by_token_with_the_hidden_state_gives_the_one_pass_logits(cell, positions):
     """Sampling's path (one token at a time, the state carried) computes the same conditionals
-    as training's (the whole shifted sequence at once); on 2-D images as on sequences."""
-    for spec in (SPEC, DataSpec((1, 2, 3), num_levels=3, num_classes=None)):
+    as training's (the whole shifted sequence at once); on 2-D images as on sequences, and
+    given a class at every step for a conditional model."""
+    image, labelled = DataSpec((1, 2, 3), 3, None), DataSpec((1, 2, 3), 3, num_classes=2)
+    for spec in (SPEC, image, labelled):
         model = make_model(cell, spec=spec, positions=positions)
         x = torch.randint(0, 3, (5, *spec.shape), generator=torch.Generator().manual_seed(0))
+        y = torch.tensor([0, 1, 1, 0, 1]) if spec.num_classes else None
         with torch.no_grad():
-            whole = model.logits(x)  # (5, D, L)
+            whole = model.logits(x, y)  # (5, D, L)
             state, steps = None, []
             for token in model.shifted(x).split(1, dim=1):
-                logits, state = model.next_logits(token, state)
+                logits, state = model.next_logits(token, state, y)
                 steps.append(logits)
         assert whole.shape == (5, spec.dim, 3)
         assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-12)
@@ -107,7 +110,7 @@ def test_conditional_model_normalizes_per_class_and_marginally():
         marginal = model.log_prob(ALL).exp()
     assert [g.sum().item() for g in given] == pytest.approx([1.0, 1.0], abs=1e-12)
     assert torch.allclose(marginal, 0.3 * given[0] + 0.7 * given[1])
-    assert not torch.allclose(given[0], given[1])  # the class's start token changes p(x)
+    assert not torch.allclose(given[0], given[1])  # the class embedding changes p(x)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -158,7 +158,8 @@ def test_on_bars_the_test_nll_comes_within_5_percent_of_the_entropy(tmp_path):
 
 
 def test_conditional_model_normalizes_per_class_and_marginally():
-    """With a start token per class, p(x|y) sums to 1 over all images for every class, and the
+    """With a class embedding at every position, p(x|y) sums to 1 over all images for every
+    class, and the
     marginal log p(x) = log sum_y p(y) p(x|y) sums to 1 as well (exhaustive enumeration)."""
     spec = DataSpec((1, 2, 2), num_levels=3, num_classes=2)
     model = make_model(spec=spec)
@@ -173,4 +174,22 @@ def test_conditional_model_normalizes_per_class_and_marginally():
     assert per_class == pytest.approx([1.0, 1.0], abs=1e-9)
     assert marginal.sum().item() == pytest.approx(1.0, abs=1e-9)
     assert torch.allclose(marginal, 0.3 * given[0] + 0.7 * given[1])
-    assert not torch.allclose(given[0], given[1])  # the class token changes the distribution
+    assert not torch.allclose(given[0], given[1])  # the class embedding changes p(x)
+
+
+def test_decoding_with_caches_and_a_class_gives_the_one_pass_logits():
+    """Sampling's path for p(x|y) (one position at a time, keys and values cached, the class
+    given at every step) computes the same conditionals as one pass over the whole image."""
+    spec = DataSpec((1, 2, 2), num_levels=3, num_classes=2)
+    model = make_model(spec=spec)
+    x = torch.randint(0, 3, (5, *spec.shape), generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1, 1, 0, 1])
+    with torch.no_grad():
+        whole = model.logits(x, y)  # (5, D, L)
+        state, steps = model.initial_state(), []
+        for token in model.shifted(x).split(1, dim=1):
+            logits, state = model.next_logits(token, state, y)
+            steps.append(logits)
+        other = model.logits(x, 1 - y)
+    assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-12)
+    assert not torch.allclose(other, whole)  # the class reaches every position
