@@ -35,6 +35,7 @@ from genbench.classifiers.base import ClassifierFamily
 from genbench.data.base import Dataset, DataSpec, Split
 from genbench.data.loader import TensorDataModule
 from genbench.errors import GenbenchError
+from genbench.progress import Progress
 from genbench.registry import lookup
 from genbench.training import TrainerSettings, make_trainer, seeded
 
@@ -214,28 +215,31 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
         return generative
 
     @torch.no_grad()
-    def joint_log_likelihood(self, X: Any) -> np.ndarray:
-        """(n, classes): log p(x|y) + log p(y) in nats, with the tightest likelihood estimate."""
+    def joint_log_likelihood(self, X: Any, progress: Progress | None = None) -> np.ndarray:
+        """(n, classes): log p(x|y) + log p(y) in nats, with the tightest likelihood estimate;
+        `progress(done, total)` is told after each class's chunk of examples."""
         check_is_fitted(self)
         x = self._levels(X, reset=False)
         k = self.eval_config.iwae_k
         chunk = max(1, self.eval_config.batch_size // k)
+        starts = range(0, len(x), chunk)
         columns = []
         for code in range(len(self.classes_)):
             parts = []
-            for index, start in enumerate(range(0, len(x), chunk)):
+            for index, start in enumerate(starts):
                 # the same random numbers for every class (importance samples, a DDPM's steps
                 # and noise) and on every call: classes compare on the same draws, so the
                 # noise of their difference is far below that of each estimate
                 with seeded(chunk_seed(self.random_state, index)):
                     estimate = self._estimates(code, x[start : start + chunk])
                 parts.append(estimate[self.likelihood_kind_].double().cpu())
+                if progress is not None:
+                    progress(code * len(starts) + index + 1, len(self.classes_) * len(starts))
             columns.append(torch.cat(parts))
         return torch.stack(columns, 1).numpy() + self.class_log_prior_
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        joint = self.joint_log_likelihood(X)
-        return joint - np.logaddexp.reduce(joint, axis=1, keepdims=True)
+        return log_normalized(self.joint_log_likelihood(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return np.exp(self.predict_log_proba(X))
@@ -243,6 +247,19 @@ class GenerativeClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         best = self.joint_log_likelihood(X).argmax(1)
         return self.classes_[best]
+
+    def predict_proba_and_labels(
+        self, X: Any, progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """predict_proba(X) and predict(X) from one pass over the classes' likelihoods (each
+        alone computes them all), with `progress` as joint_log_likelihood's."""
+        joint = self.joint_log_likelihood(X, progress)
+        return np.exp(log_normalized(joint)), self.classes_[joint.argmax(1)]
+
+
+def log_normalized(joint: np.ndarray) -> np.ndarray:
+    """(n, classes) joint log-likelihoods -> log p(y|x), normalized over the classes."""
+    return joint - np.logaddexp.reduce(joint, axis=1, keepdims=True)
 
 
 class BayesFamily(ClassifierFamily):

@@ -48,9 +48,12 @@ def fit_and_score(
     fit_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    with Phases().phase("predictions", f"{len(x_test)} test examples"):
-        proba_seen = estimator.predict_proba(x_test)  # columns: the classes seen in training
-        predicted = estimator.predict(x_test)
+    with Phases().phase("predictions", f"{len(x_test)} test examples") as progress:
+        # columns of proba_seen: the classes seen in training
+        if hasattr(estimator, "predict_proba_and_labels"):  # a generative classifier: one pass
+            proba_seen, predicted = estimator.predict_proba_and_labels(x_test, progress)
+        else:
+            proba_seen, predicted = estimator.predict_proba(x_test), estimator.predict(x_test)
     predict_seconds = time.perf_counter() - started
     num_classes = data.spec.num_classes
     proba = np.zeros((len(x_test), num_classes))

@@ -56,6 +56,12 @@ def test_bayes_rule_is_the_normalized_joint():
     expected = softmax(log_lik.numpy().T + clf.class_log_prior_, axis=1)
     assert np.allclose(clf.predict_proba(x[:7]), expected)
     assert np.array_equal(clf.predict(x[:7]), clf.classes_[expected.argmax(1)])
+    # both at once, from one pass over the classes, told as it goes
+    told: list[tuple[int, int]] = []
+    proba, labels = clf.predict_proba_and_labels(x[:7], lambda *done: told.append(done))
+    assert np.allclose(proba, expected)
+    assert np.array_equal(labels, clf.classes_[expected.argmax(1)])
+    assert told == [(i, 10) for i in range(1, 11)]  # 10 classes, one chunk each
     counts = np.bincount(y[:160], minlength=10)  # 80% of 200 kept for training, stratified
     assert np.allclose(np.exp(clf.class_log_prior_), counts / counts.sum(), atol=0.02)
 
