@@ -94,16 +94,17 @@ class TimeEstimate(Callback):
     """Says how long training will take once its pace is known, and keeps the time left of the
     whole run for the progress bar and the epoch lines (`seconds_left`).
 
-    The pace leaves out the first `skip` batches (one-time costs) and is measured for at least
-    `settle_seconds`, or up to the first epoch's last batch if that comes sooner: the line comes
-    before the first epoch's validation and epoch line. A resumed run estimates what is left
-    from where it resumed. `estimated` is the total training seconds estimated (earlier attempts
-    included, from `clock`), recorded beside the measured time. Only rank 0 prints; `advice`
-    (e.g. QUICKER) is added to the warning of a long run on a CPU.
+    The pace leaves out the first `skip` batches (one-time costs) and is measured over at least
+    `settle_batches` batches and `settle_seconds`, or up to the first epoch's last batch if that
+    comes sooner: the line comes before the first epoch's validation and epoch line. A resumed
+    run estimates what is left from where it resumed. `estimated` is the total training seconds
+    estimated (earlier attempts included, from `clock`), recorded beside the measured time. Only
+    rank 0 prints; `advice` (e.g. QUICKER) is added to the warning of a long run on a CPU.
     """
 
     skip = 2
     settle_seconds = 2.0
+    settle_batches = 3  # a single batch's time varies by half on a shared machine
 
     def __init__(self, clock: Any = None, advice: str | None = None, stream: Any = None) -> None:
         self.clock = clock  # a TrainClock: the seconds trained before this attempt
@@ -145,7 +146,10 @@ class TimeEstimate(Callback):
             self.mark = (now, self.batches, self.val_total)
         # the pace is of batches after the warm-up only: a slow first batch (seconds of one-time
         # costs) once made a 4-minute run announce 10 minutes
-        elif last or (self.batches > self.skip and now - self.mark[0] >= self.settle_seconds):
+        elif last or (
+            self.batches >= self.skip + self.settle_batches
+            and now - self.mark[0] >= self.settle_seconds
+        ):
             self.said = True
             self.announce(trainer)
 
