@@ -15,7 +15,8 @@ For p(x|y) (`model.conditional`) the class y enters at every position: a learned
 embedding added to each token's input embedding (as the conditional PixelCNN adds its class
 vector at every position; van den Oord et al., 2016). A start token per class alone carries y
 through 784 steps of an image only if the network learns to keep it, which a few epochs did
-not teach (bayes-rnn and bayes-transformer on MNIST: the same class for most images).
+not teach (bayes-rnn with start tokens alone named one class for every MNIST image; on digits
+the class at every position took it from 0.849 to 0.982 test accuracy).
 """
 
 from __future__ import annotations
