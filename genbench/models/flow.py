@@ -18,6 +18,12 @@ standard bound, one u per example, kind `dequantized`. `variational` learns q(u|
 conditioned on x (Ho et al., 2019, Flow++), trained jointly on the same bound, and reports the
 tighter importance-weighted estimate with K = eval.iwae_k draws (Burda et al., 2016), kind
 `dequantized-iw-K`:  log (1/K) sum_k p_V(x + u_k) / q(u_k|x),  u_k ~ q(u|x).
+
+`conditional: true` gives p(x|y) with Glow's class-conditional base: p(z|y) = N(mu_y,
+diag sigma_y^2), a learned mean and scale per class (Kingma and Dhariwal, 2018), the bijection
+shared by all classes (one flow trained on every class's images, not one per class). Without a
+label the base is the mixture sum_y p(y) N(mu_y, sigma_y^2), so log p_V(v) stays exact and
+the same u serves every class.
 """
 
 from __future__ import annotations
@@ -75,6 +81,12 @@ def standard_normal_log_prob(z: Tensor) -> Tensor:
     return -0.5 * (z.pow(2) + LOG_2PI).sum(1)
 
 
+def diagonal_normal_log_prob(z: Tensor, mean: Tensor, log_scale: Tensor) -> Tensor:
+    """log N(z; mean, diag exp(2 log_scale)) = log N((z - mean) / scale; 0, I) - sum log scale,
+    z (n, D), mean and log_scale (n, D) or (D,) -> (n,)."""
+    return standard_normal_log_prob((z - mean) * torch.exp(-log_scale)) - log_scale.sum(-1)
+
+
 def sigmoid_with_logdet(h: Tensor) -> tuple[Tensor, Tensor]:
     """u = sigmoid(h) in (0, 1), and log|det du/dh| = sum [log sigmoid(h) + log sigmoid(-h)] (n,)
     (Flow++'s last step from a flow's output to dequantization noise)."""
@@ -101,6 +113,7 @@ class Flow(GenerativeModel):
         lr: PositiveFloat
         lr_schedule: Literal["constant", "cosine"]  # cosine: from lr to 0 over the whole run
         weight_decay: NonNegativeFloat
+        conditional: bool  # p(x|y): a learned Gaussian base per class (labelled data)
 
     def __init__(self, spec: DataSpec, config: Config) -> None:
         super().__init__(spec, config)
@@ -117,6 +130,11 @@ class Flow(GenerativeModel):
         self.flow = MultiScaleFlow(
             spec.shape, c.scales, c.couplings, c.hidden, c.blocks, c.dropout, c.invconv
         )
+        if self.conditional:  # the base N(mu_y, sigma_y^2) per class, N(0, I) at the start
+            self.prior_mean = nn.Embedding(spec.num_classes, spec.dim)
+            self.prior_log_scale = nn.Embedding(spec.num_classes, spec.dim)
+            nn.init.zeros_(self.prior_mean.weight)
+            nn.init.zeros_(self.prior_log_scale.weight)
         if c.dequantization == "variational":
             self.log_prob_kind = "dequantized-iw"  # an instance's kind: K is in the estimate's
             self.dequantizer = nn.ModuleList(
@@ -134,10 +152,23 @@ class Flow(GenerativeModel):
         z, logdet_flow = self.flow(s)
         return z, logdet_scale + logdet_logit + logdet_flow
 
-    def log_density(self, v: Tensor) -> Tensor:
-        """log p_V(v) = log N(f(v); 0, I) + log|det df/dv|, (n,) nats."""
+    def base_log_prob(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """log p(z) (n,) of latents z (n, D): N(0, I); for a conditional model N(mu_y, sigma_y^2)
+        given labels y (n,), else the mixture log sum_y p(y) N(z; mu_y, sigma_y^2)."""
+        if not self.conditional:
+            return standard_normal_log_prob(z)
+        if y is not None:
+            return diagonal_normal_log_prob(z, self.prior_mean(y), self.prior_log_scale(y))
+        per_class = [
+            diagonal_normal_log_prob(z, self.prior_mean.weight[k], self.prior_log_scale.weight[k])
+            for k in range(self.spec.num_classes)
+        ]  # each (n,); the (D,) parameters broadcast over the batch
+        return torch.logsumexp(torch.stack(per_class) + self.class_log_prior.unsqueeze(1), 0)
+
+    def log_density(self, v: Tensor, y: Tensor | None = None) -> Tensor:
+        """log p_V(v) = log p(f(v) [| y]) + log|det df/dv|, (n,) nats."""
         z, logdet = self.to_latent(v)
-        return standard_normal_log_prob(z) + logdet
+        return self.base_log_prob(z, y) + logdet
 
     def dequantize(self, x: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
         """Dequantization noise u in [0, 1)^D for levels x (n, *shape) and log q(u|x) (n,), from
@@ -156,35 +187,45 @@ class Flow(GenerativeModel):
         u, logdet_sigmoid = sigmoid_with_logdet(h)
         return u, standard_normal_log_prob(noise.flatten(1)) - logdet - logdet_sigmoid
 
-    def log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
-        """log p_V(x + u_k) - log q(u_k|x) for k draws u_k ~ q(u|x): (k, n) nats, each a
-        stochastic lower bound on log P(x)."""
+    def log_weights(
+        self,
+        x: Tensor,
+        k: int,
+        generator: torch.Generator | None = None,
+        y: Tensor | None = None,
+    ) -> Tensor:
+        """log p_V(x + u_k [| y]) - log q(u_k|x) for k draws u_k ~ q(u|x): (k, n) nats, each a
+        stochastic lower bound on log P(x [| y])."""
         xs = x.repeat(k, *([1] * (x.dim() - 1))).to(self.dtype)  # (k*n, *shape)
+        ys = None if y is None else y.repeat(k)
         draw = torch.rand if self.config.dequantization == "uniform" else torch.randn
         noise = draw(xs.shape, generator=generator, device=xs.device, dtype=xs.dtype)
         u, log_q = self.dequantize(xs, noise)
-        return (self.log_density(xs + u) - log_q).view(k, len(x))
+        return (self.log_density(xs + u, ys) - log_q).view(k, len(x))
 
     # --- training and evaluation -------------------------------------------------------------
-    def loss(self, x: Tensor) -> Tensor:
+    def loss(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The negative bound in bits/dim, mean over the batch, with one u per example; in
-        evaluation (val_loss) with the same noise every epoch."""
+        evaluation (val_loss) with the same noise every epoch. Given labels: of log P(x|y)."""
         generator = None
         if not self.training:
             generator = torch.Generator(x.device).manual_seed(VAL_SEED)
-        return self.nats_to_bpd(self.log_weights(x, 1, generator)[0]).mean()
+        return self.nats_to_bpd(self.log_weights(x, 1, generator, y)[0]).mean()
 
-    def log_prob(self, x: Tensor, num_samples: int = 1) -> Tensor:
+    def log_prob(self, x: Tensor, num_samples: int = 1, y: Tensor | None = None) -> Tensor:
         """(n,) nats: log (1/K) sum_k p_V(x + u_k) / q(u_k|x) with K = num_samples, a lower bound
-        on log P(x) in expectation; K = 1 is the standard dequantization bound."""
-        return vae.iwae_bound(self.log_weights(x, num_samples))
+        on log P(x) (or log P(x|y) given labels) in expectation; K = 1 is the standard
+        dequantization bound."""
+        return vae.iwae_bound(self.log_weights(x, num_samples, y=y))
 
-    def log_prob_estimates(self, x: Tensor, num_samples: int) -> dict[str, Tensor]:
+    def log_prob_estimates(
+        self, x: Tensor, num_samples: int, y: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Uniform: the standard bound (one u per example). Variational: the importance-
-        weighted estimate with K = num_samples draws from q(u|x)."""
+        weighted estimate with K = num_samples draws from q(u|x). Given labels: of p(x|y)."""
         if self.config.dequantization == "uniform":
-            return {"dequantized": self.log_prob(x)}
-        return {f"dequantized-iw-{num_samples}": self.log_prob(x, num_samples)}
+            return {"dequantized": self.log_prob(x, y=y)}
+        return {f"dequantized-iw-{num_samples}": self.log_prob(x, num_samples, y)}
 
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW; with `lr_schedule: cosine` the rate falls from lr to 0 along a half cosine
@@ -207,10 +248,16 @@ class Flow(GenerativeModel):
         y = logit_inverse(self.flow.inverse(z), self.config.logit_alpha)
         return y * self.spec.num_levels
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ N(0, I), v = f^-1(z), x = floor(v): (n, *shape) levels, a draw from P(x); v
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, y: Tensor | None = None
+    ) -> Tensor:
+        """z ~ N(0, I) (conditional: mu_y + sigma_y N(0, I), labels y drawn from the class prior
+        if not given), v = f^-1(z), x = floor(v): (n, *shape) levels, a draw from P(x); v
         beyond the data's range (mass P leaves out) is clamped to the nearest level."""
         z = torch.randn((n, self.spec.dim), generator=generator, device=self.device)
+        if self.conditional:
+            y = self.sample_classes(n, generator) if y is None else y
+            z = self.prior_mean(y) + self.prior_log_scale(y).exp() * z
         v = self.from_latent(z.to(self.dtype))
         return torch.floor(v).clamp(0, self.spec.num_levels - 1).long()
 

@@ -6,7 +6,7 @@ import torch
 
 from genbench.data.base import DataSpec
 from genbench.errors import GenbenchError
-from genbench.models.flow import Flow
+from genbench.models.flow import Flow, diagonal_normal_log_prob
 from genbench.nets.flow import affine_coupling, checkerboard_mask, squeeze, unsqueeze
 from genbench.runner import run
 from tests.conftest import tiny_config
@@ -16,12 +16,13 @@ def make_flow(shape, num_levels, seed=0, noise=0.05, **settings):
     """A small float64 flow in eval mode with actnorm initialized on random data and every
     parameter moved off its initial value (zero-initialized couplings would be the identity)."""
     torch.manual_seed(seed)
+    classes = settings.pop("classes", None)  # a conditional flow over this many classes
     config = dict(
         scales=1, couplings=2, hidden=8, blocks=1, invconv=False, dropout=0.0, logit_alpha=0.05,
         dequantization="uniform", dequant_couplings=2, lr=1e-3, lr_schedule="constant",
-        weight_decay=0.0,
+        weight_decay=0.0, conditional=classes is not None,
     )  # fmt: skip
-    flow = Flow(DataSpec(shape, num_levels, None), Flow.Config(**{**config, **settings}))
+    flow = Flow(DataSpec(shape, num_levels, classes), Flow.Config(**{**config, **settings}))
     flow = flow.double().train()
     flow.log_density(torch.rand(16, *shape, dtype=torch.float64) * num_levels)  # actnorm init
     with torch.no_grad():
@@ -177,3 +178,45 @@ def test_flow_on_bars_never_beats_the_entropy(tmp_path):
     assert m["bpd_kind"] == "dequantized"
     assert m["entropy_gap"] >= -3 * m["bpd_se"]
     assert m["bpd"] < 0.95
+
+
+def test_the_class_base_is_a_diagonal_normal_as_torch_distributions_has_it():
+    z, mean, log_scale = torch.randn(3, 5, 6, dtype=torch.float64).unbind(0)
+    expected = torch.distributions.Normal(mean, log_scale.exp()).log_prob(z).sum(1)
+    assert torch.allclose(diagonal_normal_log_prob(z, mean, log_scale), expected)
+
+
+def test_a_conditional_flow_without_labels_is_the_mixture_of_its_classes():
+    """p_V(v) = sum_y p(y) p_V(v|y) at every point (the same bijection, a Gaussian per class),
+    so the marginal is exact and a bound from one u is a bound for every class; samples of a
+    class come from its own base."""
+    flow = make_flow((1, 4, 4), 5, classes=2)  # base parameters moved off zero by make_flow
+    with torch.no_grad():
+        flow.class_log_prior.copy_(torch.tensor([0.3, 0.7], dtype=torch.float64).log())
+        v = torch.rand(6, 1, 4, 4, dtype=torch.float64) * 5
+        given = [flow.log_density(v, torch.full((6,), y)) for y in (0, 1)]
+        mixture = torch.logsumexp(torch.stack(given) + flow.class_log_prior[:, None], 0)
+        assert torch.allclose(flow.log_density(v), mixture)
+        assert not torch.allclose(given[0], given[1])  # the class changes the density
+        flow.prior_mean.weight[1] = 50.0  # class 1's base far off: its samples saturate
+        labels = torch.tensor([0, 1]).repeat(100)
+        x = flow.sample(200, torch.Generator().manual_seed(0), labels).flatten(1).float()
+    assert (x[labels == 1] == 4).float().mean() > 0.95  # the top level, as sigmoid(~50) says
+    assert x[labels == 0].mean() < 3.0  # class 0 (base near N(0, I)) spreads over the levels
+
+
+def test_bayes_flow_can_train_one_conditional_flow_for_all_classes():
+    from genbench.classifiers.base import features
+    from genbench.classifiers.bayes import GenerativeClassifier
+    from genbench.config import resolve
+    from genbench.runner import load_dataset
+    from tests.conftest import QUICK, TINY
+
+    overrides = (*TINY["flow"], *QUICK, "model.conditional=true", "trainer.max_epochs=2")
+    clf = GenerativeClassifier.from_preset("flow", overrides, input_shape=(1, 8, 8), num_levels=17)
+    x, y = features(load_dataset(resolve("bayes-flow", "digits")).train)
+    clf.fit(x[:300], y[:300])
+    assert clf.conditional_ and len(clf.models_) == 1  # one flow, not one per class
+    proba = clf.predict_proba(x[300:340])
+    assert proba.shape == (40, 10) and np.allclose(proba.sum(1), 1.0)
+    assert (clf.predict(x[300:340]) == y[300:340]).mean() > 0.2  # chance: 0.1
