@@ -1,8 +1,9 @@
 """Generative classifiers by Bayes' rule, over any registered generative model with a likelihood.
 
 A class-conditional model p(x|y) is trained with the labels where the model supports it
-(`model.conditional: true`: the VAE, the transformer, the RNN, the HMM), else one model per
-class on that class's examples; the prior p(y) is the class frequency in the training labels, and
+(`model.conditional: true`: the VAE, the transformer, the RNN, the HMM, the flow), else one
+model per class on that class's examples; the prior p(y) is the class frequency in the training
+labels, and
 
     predict(x)       = argmax_y  log p(x|y) + log p(y)
     predict_proba(x) = softmax_y (log p(x|y) + log p(y))
@@ -295,7 +296,7 @@ def bayes_family(model: str) -> type[BayesFamily]:
     model_cls = lookup("model", model).load()
     if model_cls.likelihood == "none":
         raise GenbenchError(f"{model} has no likelihood: it cannot be a Bayes classifier")
-    summary = f"Bayes' rule over one {model} per class ({model_cls.log_prob_kind} likelihood)"
+    summary = f"Bayes' rule over {model} likelihoods p(x|y) ({model_cls.log_prob_kind} kind)"
     return type(
         f"Bayes_{model}",
         (BayesFamily,),
