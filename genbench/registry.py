@@ -168,7 +168,7 @@ CLASSIFIERS: dict[str, Entry] = {
     ),
     "bayes-flow": Entry(
         "genbench.classifiers.bayes:BayesFlow",
-        "generative classifier: one flow per class, Bayes' rule with its dequantization bound",
+        "generative classifier: a flow per class, or one conditional flow (MNIST), Bayes' rule",
     ),
 }
 
