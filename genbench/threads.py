@@ -88,13 +88,14 @@ def choose_threads(
     given = environ.get("OMP_NUM_THREADS", "").strip()
     if given.isdigit() and int(given) > 0:
         return int(given), f"OMP_NUM_THREADS={given}"
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(cores or 1)
+    cpus = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
     cores = len(cpus) if cores is None else cores
+    if load is None:
+        load = measure_busy(cpus)
     if load is not None:
         return auto_threads(cores, load, default), f"auto: {load:.1f} of {cores} cores busy"
-    busy = measure_busy(cpus)
-    if busy is not None:
-        return auto_threads(cores, busy, default), f"auto: {busy:.1f} of {cores} cores busy"
     load = os.getloadavg()[0]  # no /proc/stat: the one-minute load average, lagging
     return auto_threads(cores, load, default), f"auto: load average {load:.1f} on {cores} cores"
 

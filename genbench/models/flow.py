@@ -157,13 +157,9 @@ class Flow(GenerativeModel):
         given labels y (n,), else the mixture log sum_y p(y) N(z; mu_y, sigma_y^2)."""
         if not self.conditional:
             return standard_normal_log_prob(z)
-        if y is not None:
-            return diagonal_normal_log_prob(z, self.prior_mean(y), self.prior_log_scale(y))
-        per_class = [
-            diagonal_normal_log_prob(z, self.prior_mean.weight[k], self.prior_log_scale.weight[k])
-            for k in range(self.spec.num_classes)
-        ]  # each (n,); the (D,) parameters broadcast over the batch
-        return torch.logsumexp(torch.stack(per_class) + self.class_log_prior.unsqueeze(1), 0)
+        if y is None:  # the mixture over the classes, by the prior p(y)
+            return self.marginalize_classes(lambda y: {"z": self.base_log_prob(z, y)}, len(z))["z"]
+        return diagonal_normal_log_prob(z, self.prior_mean(y), self.prior_log_scale(y))
 
     def log_density(self, v: Tensor, y: Tensor | None = None) -> Tensor:
         """log p_V(v) = log p(f(v) [| y]) + log|det df/dv|, (n,) nats."""
